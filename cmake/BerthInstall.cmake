@@ -1,0 +1,23 @@
+# Installs the SDK so plugins build out of tree:
+#   find_package(Berth 0.1 CONFIG REQUIRED)   # SameMajorVersion
+#   berth_add_plugin(my-plugin SOURCES my_plugin.cc)
+# and a pkg-config file whose `plugindir` variable names where plugins go.
+include(CMakePackageConfigHelpers)
+set(BERTH_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/Berth)
+
+install(EXPORT BerthTargets NAMESPACE Berth:: DESTINATION ${BERTH_CMAKE_DIR})
+configure_package_config_file(cmake/BerthConfig.cmake.in
+  ${CMAKE_CURRENT_BINARY_DIR}/BerthConfig.cmake
+  INSTALL_DESTINATION ${BERTH_CMAKE_DIR}
+  PATH_VARS BERTH_PLUGIN_SUBDIR)
+write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/BerthConfigVersion.cmake
+  COMPATIBILITY SameMajorVersion)
+install(FILES
+  ${CMAKE_CURRENT_BINARY_DIR}/BerthConfig.cmake
+  ${CMAKE_CURRENT_BINARY_DIR}/BerthConfigVersion.cmake
+  cmake/BerthPluginHelpers.cmake
+  DESTINATION ${BERTH_CMAKE_DIR})
+
+configure_file(cmake/berth.pc.in ${CMAKE_CURRENT_BINARY_DIR}/berth.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/berth.pc
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -1,0 +1,21 @@
+// Out-of-line key functions of the SDK's interfaces. Defining them here, in
+// libberth-sdk.so, gives each interface one vtable and one type_info for the
+// whole process, so dynamic_cast agrees across plugin libraries.
+#include "berth/config.h"
+#include "berth/grpc_service.h"
+#include "berth/init_context.h"
+#include "berth/logger.h"
+#include "berth/plugin.h"
+
+namespace berth {
+
+Plugin::~Plugin() = default;
+Status Plugin::Close() { return Status::Ok(); }
+Registrar::~Registrar() = default;
+InitContext::~InitContext() = default;
+Logger::~Logger() = default;
+ConfigFields::~ConfigFields() = default;
+PluginConfig::~PluginConfig() = default;
+GrpcServicePlugin::~GrpcServicePlugin() = default;
+
+}  // namespace berth
