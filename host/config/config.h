@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -85,7 +86,9 @@ struct Config {
   std::int64_t oom_score = 0;
   std::vector<std::string> disabled_plugins;
   std::vector<std::string> required_plugins;
-  std::vector<std::string> imports;  // as resolved (absolute), in load order
+  // Files merged from `imports`, as resolved (absolute), in load order; the
+  // main file is `source`. An imported file may leave out `version`.
+  std::vector<std::string> imports;
   // "<type>.<id>" → the operator's table, with its source locations.
   std::map<std::string, toml::value> plugins;
   std::map<std::string, ProxyPluginConfig> proxy_plugins;
@@ -103,8 +106,20 @@ Result<Config> LoadConfig(const std::string& path,
 Result<Config> ParseConfig(const std::string& text, const std::string& name,
                            std::vector<ConfigWarning>* warnings);
 
+// As LoadConfig, but starts from `base` (e.g. EmbeddedDefault()) instead of
+// an empty Config: every key the files set replaces base's value, arrays
+// append to base's, plugin tables replace base's tables of the same key.
+Result<Config> LoadConfigOver(const Config& base, const std::string& path,
+                              std::vector<ConfigWarning>* warnings);
+
+// One `unknown plugin "<key>"` warning, located at its table, for each
+// [plugins."<key>"] table whose key is not in `known_uris`.
+std::vector<ConfigWarning> UnknownPluginWarnings(
+    const Config& config, const std::set<std::string>& known_uris);
+
 // The embedded default: root, state and socket under `base` (made absolute),
-// plugin_dir "<root>/plugins", plus `own_plugin_dir` as a builtin folder.
+// plugin_dir "" (read as "<root>/plugins"), plus `own_plugin_dir` as a
+// builtin folder.
 Config EmbeddedDefault(const std::string& base, const std::string& own_plugin_dir);
 
 // Decodes the operator's table over `cfg`'s defaults by calling

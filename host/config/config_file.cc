@@ -1,0 +1,214 @@
+#include "config/config_file.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <string_view>
+#include <utility>
+
+#include "config/toml_util.h"
+
+namespace berth::host::config_file {
+namespace {
+
+using toml_util::LocationOf;
+using toml_util::Read;
+using toml_util::SortedEntries;
+using toml_util::TypeError;
+
+// Reads one key's value; `key` is its dotted name for messages.
+using Reader = std::function<Status(const toml::value& v, const std::string& key)>;
+
+struct Key {
+  std::string_view name;
+  Reader read;
+};
+
+template <typename T>
+Reader Into(T& out) {
+  return [&out](const toml::value& v, const std::string& key) {
+    return Read(v, key, out);
+  };
+}
+
+Reader AppendTo(std::vector<std::string>& out) {
+  return [&out](const toml::value& v, const std::string& key) {
+    std::vector<std::string> items;
+    BERTH_RETURN_IF_ERROR(Read(v, key, items));
+    out.insert(out.end(), items.begin(), items.end());
+    return Status::Ok();
+  };
+}
+
+// A key berth knows but has no use for: its type is checked, its value dropped.
+template <typename T>
+Reader Ignored() {
+  return [](const toml::value& v, const std::string& key) {
+    T unused{};
+    return Read(v, key, unused);
+  };
+}
+
+Reader AnyTable() {
+  return [](const toml::value& v, const std::string& key) {
+    return v.is_table() ? Status::Ok() : TypeError(v, key, "table");
+  };
+}
+
+// A string limited to `allowed`.
+Reader OneOf(std::string& out, std::vector<std::string_view> allowed) {
+  return [&out, allowed](const toml::value& v, const std::string& key) {
+    std::string text;
+    BERTH_RETURN_IF_ERROR(Read(v, key, text));
+    if (std::find(allowed.begin(), allowed.end(), text) == allowed.end()) {
+      std::string list;
+      for (std::string_view a : allowed) {
+        list += (list.empty() ? "" : ", ") + std::string(a);
+      }
+      return Status::InvalidArgument(LocationOf(v).ToString() + ": key \"" +
+                                     key + "\": \"" + text +
+                                     "\" is not one of " + list);
+    }
+    out = std::move(text);
+    return Status::Ok();
+  };
+}
+
+Status ReadKeys(const toml::value& table, const std::string& prefix,
+                const std::vector<Key>& keys,
+                std::vector<ConfigWarning>& warnings) {
+  for (const auto& [name, value] : SortedEntries(table)) {
+    auto known = std::find_if(keys.begin(), keys.end(),
+                              [&](const Key& k) { return k.name == name; });
+    std::string full = prefix + name;
+    if (known == keys.end()) {
+      warnings.push_back({LocationOf(*value), "unknown key \"" + full + "\""});
+      continue;
+    }
+    BERTH_RETURN_IF_ERROR(known->read(*value, full));
+  }
+  return Status::Ok();
+}
+
+Reader Section(std::vector<Key> keys, std::vector<ConfigWarning>& warnings) {
+  return [keys = std::move(keys), &warnings](const toml::value& v,
+                                             const std::string& key) {
+    if (!v.is_table()) return TypeError(v, key, "table");
+    return ReadKeys(v, key + ".", keys, warnings);
+  };
+}
+
+Reader PluginTables(std::map<std::string, toml::value>& out) {
+  return [&out](const toml::value& v, const std::string& key) {
+    if (!v.is_table()) return TypeError(v, key, "table");
+    for (const auto& [uri, table] : SortedEntries(v)) {
+      if (!table->is_table()) {
+        return TypeError(*table, key + ".\"" + uri + "\"", "table");
+      }
+      out[uri] = *table;  // whole-table replace, as containerd merges
+    }
+    return Status::Ok();
+  };
+}
+
+Status ReadProxyPlugin(const toml::value& v, const std::string& key,
+                       ProxyPluginConfig& p,
+                       std::vector<ConfigWarning>& warnings) {
+  if (!v.is_table()) return TypeError(v, key, "table");
+  p.where = LocationOf(v);
+  BERTH_RETURN_IF_ERROR(ReadKeys(v, key + ".",
+                                 {{"type", Into(p.type)},
+                                  {"address", Into(p.address)},
+                                  {"platform", Into(p.platform)},
+                                  {"exports", Into(p.exports)},
+                                  {"capabilities", Into(p.capabilities)}},
+                                 warnings));
+  for (auto [field, value] : {std::pair{"type", &p.type},
+                              std::pair{"address", &p.address}}) {
+    if (value->empty()) {
+      return Status::InvalidArgument(p.where.ToString() + ": " + key +
+                                     ": \"" + field + "\" is required");
+    }
+  }
+  return Status::Ok();
+}
+
+Reader ProxyPlugins(std::map<std::string, ProxyPluginConfig>& out,
+                    std::vector<ConfigWarning>& warnings) {
+  return [&out, &warnings](const toml::value& v, const std::string& key) {
+    if (!v.is_table()) return TypeError(v, key, "table");
+    for (const auto& [name, table] : SortedEntries(v)) {
+      ProxyPluginConfig p;
+      BERTH_RETURN_IF_ERROR(
+          ReadProxyPlugin(*table, key + "." + name, p, warnings));
+      out[name] = std::move(p);  // whole-table replace
+    }
+    return Status::Ok();
+  };
+}
+
+Reader Imports(std::vector<Import>& out) {
+  return [&out](const toml::value& v, const std::string& key) {
+    if (!v.is_array()) return TypeError(v, key, "array of strings");
+    for (const toml::value& item : v.as_array()) {
+      if (!item.is_string()) return TypeError(item, key, "array of strings");
+      out.push_back({item.as_string().str, LocationOf(item)});
+    }
+    return Status::Ok();
+  };
+}
+
+const std::vector<std::string_view> kLevels = {
+    "trace", "debug", "info", "warn", "warning", "error", "fatal", "panic"};
+const std::vector<std::string_view> kFormats = {"text", "json"};
+
+}  // namespace
+
+Status Apply(const toml::value& root, Config& c,
+             std::vector<ConfigWarning>& warnings, std::vector<Import>& imports) {
+  std::vector<ConfigWarning>& w = warnings;
+  std::vector<Key> keys = {
+      {"version", Ignored<std::int64_t>()},
+      {"root", Into(c.root)},
+      {"state", Into(c.state)},
+      {"temp", Into(c.temp)},
+      {"plugin_dir", Into(c.plugin_dir)},
+      {"disabled_plugins", AppendTo(c.disabled_plugins)},
+      {"required_plugins", AppendTo(c.required_plugins)},
+      {"oom_score", Into(c.oom_score)},
+      {"imports", Imports(imports)},
+      {"grpc", Section({{"address", Into(c.grpc.address)},
+                        {"tcp_address", Into(c.grpc.tcp_address)},
+                        {"tcp_tls_ca", Ignored<std::string>()},
+                        {"tcp_tls_cert", Ignored<std::string>()},
+                        {"tcp_tls_key", Ignored<std::string>()},
+                        {"uid", Into(c.grpc.uid)},
+                        {"gid", Into(c.grpc.gid)},
+                        {"max_recv_message_size",
+                         Into(c.grpc.max_recv_message_size)},
+                        {"max_send_message_size",
+                         Into(c.grpc.max_send_message_size)}},
+                       w)},
+      {"ttrpc", Section({{"address", Into(c.ttrpc.address)},
+                         {"uid", Into(c.ttrpc.uid)},
+                         {"gid", Into(c.ttrpc.gid)}},
+                        w)},
+      {"debug", Section({{"address", Into(c.debug.address)},
+                         {"uid", Into(c.debug.uid)},
+                         {"gid", Into(c.debug.gid)},
+                         {"level", OneOf(c.debug.level, kLevels)},
+                         {"format", OneOf(c.debug.format, kFormats)}},
+                        w)},
+      {"metrics", Section({{"address", Ignored<std::string>()},
+                           {"grpc_histogram", Ignored<bool>()}},
+                          w)},
+      {"cgroup", Section({{"path", Ignored<std::string>()}}, w)},
+      {"timeouts", Ignored<std::map<std::string, std::string>>()},
+      {"stream_processors", AnyTable()},
+      {"plugins", PluginTables(c.plugins)},
+      {"proxy_plugins", ProxyPlugins(c.proxy_plugins, w)},
+  };
+  return ReadKeys(root, "", keys, warnings);
+}
+
+}  // namespace berth::host::config_file
