@@ -1,8 +1,9 @@
 // The init order of plugins, as containerd computes it: walk registrations
 // in registration order; before each, depth-first, every registration of each
 // type it requires (in its requires order, then registration order), "*"
-// meaning every other registration. Disabled plugins are left out. Unlike
-// containerd, a cycle is an error that names it ("a -> b -> a").
+// meaning every other registration (except other "*" ones, which keep their
+// registration order). Disabled plugins are left out. Unlike containerd, a
+// cycle is an error that names it ("a -> b -> a").
 #ifndef BERTH_HOST_CORE_GRAPH_H_
 #define BERTH_HOST_CORE_GRAPH_H_
 

@@ -24,6 +24,10 @@
 #include "berth/plugin.h"
 #include "berth/status.h"
 
+namespace berth {
+struct PluginLibraryDescriptor;
+}  // namespace berth
+
 namespace berth::host {
 
 // The introspection type under which a library that failed before it could
@@ -54,7 +58,8 @@ class PluginLoader {
   // plugins); a folder with unsafe permissions is one failure for the folder.
   void LoadDirectory(const std::string& dir,
                      std::vector<SourcedRegistration>& out);
-  // Loads one file. Returns its failure's Status too.
+  // Loads one file. Returns its failure's Status too. A registration whose
+  // URI is already in `out` (or earlier in the same library) is refused.
   Status LoadFile(const std::string& path,
                   std::vector<SourcedRegistration>& out);
 
@@ -62,6 +67,14 @@ class PluginLoader {
 
  private:
   struct Library;
+  // Records (and logs) a failure; returns its Status.
+  Status Fail(const std::string& path, const std::string& stage,
+              const Status& detail);
+  // Calls the library's registration function and checks what it added.
+  Status Register(const std::string& path,
+                  const PluginLibraryDescriptor& descriptor,
+                  std::vector<SourcedRegistration>& out);
+
   std::vector<std::unique_ptr<Library>> libraries_;
   std::vector<LibraryFailure> failures_;
 };

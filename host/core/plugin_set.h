@@ -74,14 +74,31 @@ class PluginSet {
   }
   const PluginRecord* Find(const std::string& uri) const;
   // Checks that every URI in `required` is kOk. FailedPrecondition naming each
-  // missing one with its init error (or "not found").
+  // missing one with its init error (or "not found"); when one is not found
+  // at all, the library failures are appended ("; library failures: ...").
   Status CheckRequired(const std::vector<std::string>& required) const;
 
-  // Closes every instance in reverse init order, then releases them.
+  // Closes every instance in reverse init order (exceptions caught and
+  // logged), then releases them in the same order. Idempotent.
   void Close();
 
  private:
+  // Checks requirements, decodes the config and calls init; records the
+  // outcome and logs containerd's lines.
+  void InitOne(PluginRecord& record, const InitParams& params,
+               const std::vector<const PluginRecord*>& disabled,
+               std::vector<ConfigWarning>* warnings);
+  // FailedPrecondition when a required type has no kOk plugin yet.
+  Status CheckRequiredTypes(const PluginRecord& record,
+                            const std::vector<const PluginRecord*>& disabled) const;
+  // Builds the default config and decodes the operator's table over it.
+  Status BuildConfig(PluginRecord& record, const InitParams& params,
+                     std::vector<ConfigWarning>* warnings);
+
   std::vector<std::unique_ptr<PluginRecord>> records_;
+  // The records Init walked, in init order (owned by records_).
+  std::vector<PluginRecord*> initialised_;
+  bool initialised_done_ = false;
   bool closed_ = false;
 };
 
