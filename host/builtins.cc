@@ -1,0 +1,33 @@
+#include "builtins.h"
+
+#include <utility>
+
+#include "metadata/plugin.h"
+#include "services/content_service.h"
+#include "services/healthcheck.h"
+#include "services/introspection.h"
+#include "services/namespaces_service.h"
+#include "services/snapshots_service.h"
+#include "services/version.h"
+
+namespace berth::host {
+
+std::vector<SourcedRegistration> BuiltinRegistrations(HostEnv env) {
+  std::vector<Registration> registrations;
+  registrations.push_back(IntrospectionRegistration(env));
+  registrations.push_back(VersionRegistration(env));
+  registrations.push_back(HealthcheckRegistration(env));
+  registrations.push_back(MetadataRegistration(env));
+  registrations.push_back(ContentServiceRegistration(env));
+  registrations.push_back(NamespacesServiceRegistration(env));
+  registrations.push_back(SnapshotsServiceRegistration(env));
+
+  std::vector<SourcedRegistration> sourced;
+  sourced.reserve(registrations.size());
+  for (Registration& r : registrations) {
+    sourced.push_back(SourcedRegistration{std::move(r), ""});
+  }
+  return sourced;
+}
+
+}  // namespace berth::host

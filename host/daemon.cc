@@ -1,0 +1,259 @@
+// berthd's lifecycle (see daemon.h).
+#include "daemon.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "berth/grpc_service.h"
+#include "build_info.h"
+#include "core/plugin_set.h"
+#include "log/log.h"
+#include "server/grpc_server.h"
+#include "server/notify.h"
+#include "server/root_lock.h"
+#include "server/thread_dump.h"
+#include "services/healthcheck.h"
+
+namespace berth::host {
+namespace {
+
+constexpr std::chrono::seconds kDrainTime{10};
+
+sigset_t HandledSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGTERM, SIGINT, SIGUSR1, SIGHUP, SIGPIPE})
+    sigaddset(&set, sig);
+  return set;
+}
+
+// Go's names for the signals, as containerd logs them.
+const char* SignalName(int sig) {
+  switch (sig) {
+    case SIGTERM:
+      return "terminated";
+    case SIGINT:
+      return "interrupt";
+    case SIGUSR1:
+      return "user defined signal 1";
+    case SIGHUP:
+      return "hangup";
+    case SIGPIPE:
+      return "broken pipe";
+    default:
+      return "unknown";
+  }
+}
+
+// Creates `dir` and its missing parents with `mode`; an existing folder is
+// left as it is.
+Status MakeDirectory(const std::string& dir, mode_t mode) {
+  std::filesystem::path p(dir);
+  std::error_code ec;
+  if (std::filesystem::is_directory(p, ec)) return Status::Ok();
+  if (p.has_parent_path() && p.parent_path() != p) {
+    BERTH_RETURN_IF_ERROR(MakeDirectory(p.parent_path().string(), mode));
+  }
+  if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) {
+    return Status::Unknown("mkdir " + dir + ": " + std::strerror(errno));
+  }
+  if (::chmod(dir.c_str(), mode) != 0) {
+    return Status::Unknown("chmod " + dir + ": " + std::strerror(errno));
+  }
+  return Status::Ok();
+}
+
+void LogWarnings(const std::vector<ConfigWarning>& warnings) {
+  for (const ConfigWarning& w : warnings) log::Warn(w.ToString());
+}
+
+void SetOomScore(std::int64_t score) {
+  if (score == 0) return;
+  std::ofstream out("/proc/self/oom_score_adj");
+  out << score;
+  out.flush();
+  if (!out) {
+    log::Warn("failed to set oom score", {{"score", std::to_string(score)}});
+  }
+}
+
+// Owns everything the running daemon holds. Members are destroyed in reverse
+// order: the server before the plugins, the plugins before their libraries,
+// the root lock last.
+class Daemon {
+ public:
+  explicit Daemon(const Config& config) : config_(config) {}
+  ~Daemon() { Shutdown(); }
+
+  // Everything up to serving. Non-OK: the daemon must exit 1.
+  Status Start(std::vector<ConfigWarning>* warnings);
+  // Stops serving and closes the plugins. Idempotent.
+  void Shutdown();
+  const std::string& address() const { return config_.grpc.address; }
+
+ private:
+  Status InitPlugins(std::vector<ConfigWarning>* warnings);
+  std::vector<grpc::Service*> ServicesOf() const;
+
+  const Config& config_;
+  std::unique_ptr<RootLock> lock_;
+  PluginLoader loader_;
+  PluginSet plugins_;
+  bool plugins_initialised_ = false;
+  std::unique_ptr<GrpcServer> server_;
+};
+
+Status Daemon::Start(std::vector<ConfigWarning>* warnings) {
+  BERTH_RETURN_IF_ERROR(MakeDirectory(config_.root, 0700));
+  BERTH_RETURN_IF_ERROR(MakeDirectory(config_.state, 0711));
+  Result<std::unique_ptr<RootLock>> lock = RootLock::Acquire(config_.root);
+  if (!lock.ok()) return lock.status();
+  lock_ = std::move(lock).value();
+  SetOomScore(config_.oom_score);
+
+  BERTH_RETURN_IF_ERROR(InitPlugins(warnings));
+
+  const PluginRecord* health = plugins_.Find(kHealthcheckUri);
+  GrpcServerOptions options;
+  options.address = config_.grpc.address;
+  options.uid = config_.grpc.uid;
+  options.gid = config_.grpc.gid;
+  options.max_recv_message_size = config_.grpc.max_recv_message_size;
+  options.max_send_message_size = config_.grpc.max_send_message_size;
+  options.health_check = health != nullptr && health->state == PluginState::kOk;
+  server_ = std::make_unique<GrpcServer>(std::move(options));
+  return server_->Start(ServicesOf());
+}
+
+Status Daemon::InitPlugins(std::vector<ConfigWarning>* warnings) {
+  std::vector<SourcedRegistration> registrations =
+      CollectRegistrations(config_, HostEnv{&config_, &plugins_}, loader_);
+  LogWarnings(UnknownPlugins(config_, registrations));
+  plugins_.Add(std::move(registrations));
+  plugins_.AddLibraryFailures(loader_.failures());
+
+  InitParams params;
+  params.root = config_.root;
+  params.state = config_.state;
+  params.grpc_address = config_.grpc.address;
+  params.ttrpc_address = config_.ttrpc.address.empty()
+                             ? config_.grpc.address + ".ttrpc"
+                             : config_.ttrpc.address;
+  params.plugin_tables = &config_.plugins;
+  params.disabled = config_.disabled_plugins;
+  plugins_initialised_ = true;
+  Status init = plugins_.Init(params, warnings);
+  LogWarnings(*warnings);
+  warnings->clear();
+  BERTH_RETURN_IF_ERROR(init);
+  return plugins_.CheckRequired(config_.required_plugins);
+}
+
+std::vector<grpc::Service*> Daemon::ServicesOf() const {
+  std::vector<grpc::Service*> services;
+  for (const std::unique_ptr<PluginRecord>& record : plugins_.records()) {
+    if (record->state != PluginState::kOk || !record->instance) continue;
+    auto* grpc_plugin =
+        dynamic_cast<GrpcServicePlugin*>(record->instance.get());
+    if (grpc_plugin == nullptr) continue;
+    for (grpc::Service* service : grpc_plugin->Services()) {
+      if (service != nullptr) services.push_back(service);
+    }
+  }
+  return services;
+}
+
+void Daemon::Shutdown() {
+  if (server_) {
+    server_->Stop(kDrainTime);
+    server_.reset();
+  }
+  if (plugins_initialised_) {
+    plugins_.Close();
+    plugins_initialised_ = false;
+  }
+}
+
+// Waits for signals on the main thread until one asks the daemon to stop.
+void WaitForStop() {
+  sigset_t set = HandledSignals();
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    switch (sig) {
+      case SIGPIPE:
+        continue;
+      case SIGUSR1:
+        log::Debug("received signal", {{"signal", SignalName(sig)}});
+        log::Info(DumpThreads());
+        continue;
+      case SIGHUP:
+        log::Debug("received signal", {{"signal", SignalName(sig)}});
+        continue;
+      default:
+        log::Info("received signal", {{"signal", SignalName(sig)}});
+        return;
+    }
+  }
+}
+
+}  // namespace
+
+int RunDaemon(const Config& config, const DaemonFlags& flags,
+              const std::vector<ConfigWarning>& config_warnings,
+              std::chrono::steady_clock::time_point start) {
+  // Before any thread exists: every thread inherits the mask.
+  sigset_t set = HandledSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  const std::string& level =
+      flags.log_level.empty() ? config.debug.level : flags.log_level;
+  Status logging = log::Configure(level, config.debug.format);
+  if (!logging.ok()) {
+    std::fprintf(stderr, "berthd: %s\n", logging.ToString().c_str());
+    return 1;
+  }
+  LogWarnings(config_warnings);
+  log::Info("starting berthd", {{"version", kVersion}, {"revision", ""}});
+
+  std::vector<ConfigWarning> warnings;
+  Daemon daemon(config);
+  Status started = daemon.Start(&warnings);
+  if (!started.ok()) {
+    log::Error(started.message());
+    daemon.Shutdown();
+    return 1;
+  }
+  log::Info("serving...", {{"address", daemon.address()}});
+  Status ready = NotifySystemd("READY=1");
+  if (!ready.ok())
+    log::Warn("notify ready failed", {{"error", ready.ToString()}});
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  char boot[96];
+  std::snprintf(boot, sizeof(boot), "berthd successfully booted in %fs",
+                seconds);
+  log::Info(boot);
+
+  WaitForStop();
+  Status stopping = NotifySystemd("STOPPING=1");
+  if (!stopping.ok()) {
+    log::Error("notify stopping failed", {{"error", stopping.ToString()}});
+  }
+  daemon.Shutdown();
+  log::Info("berthd stopped");
+  return 0;
+}
+
+}  // namespace berth::host

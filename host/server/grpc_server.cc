@@ -1,0 +1,149 @@
+#include "server/grpc_server.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+namespace berth::host {
+namespace {
+
+std::string Errno(int err) { return std::strerror(err); }
+
+int ClampSize(std::int64_t bytes) {
+  if (bytes <= 0) return -1;  // gRPC's "unlimited"
+  return static_cast<int>(std::min<std::int64_t>(bytes, INT_MAX));
+}
+
+// Whether a server accepts connections on the socket at `path`.
+bool SocketAnswers(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) return false;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  bool answers = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr),
+                           sizeof(addr)) == 0;
+  ::close(fd);
+  return answers;
+}
+
+// Creates `dir` and missing parents with `mode` (not narrowed by the umask).
+Status MakeDirs(const std::filesystem::path& dir, mode_t mode) {
+  if (dir.empty()) return Status::Ok();
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return Status::Ok();
+    return Status::AlreadyExists(dir.string() +
+                                 " exists and is not a directory");
+  }
+  if (dir.has_parent_path() && dir.parent_path() != dir) {
+    BERTH_RETURN_IF_ERROR(MakeDirs(dir.parent_path(), mode));
+  }
+  if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) {
+    return Status::Unknown("mkdir " + dir.string() + ": " + Errno(errno));
+  }
+  if (::chmod(dir.c_str(), mode) != 0) {
+    return Status::Unknown("chmod " + dir.string() + ": " + Errno(errno));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status PrepareSocketPath(const std::string& path) {
+  if (path.empty())
+    return Status::InvalidArgument("grpc address cannot be empty");
+  if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+    return Status::InvalidArgument("address " + path +
+                                   " is too long for a unix socket");
+  }
+  std::filesystem::path p(path);
+  BERTH_RETURN_IF_ERROR(MakeDirs(p.parent_path(), 0711));
+
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status::Ok();
+    return Status::Unknown("stat " + path + ": " + Errno(errno));
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    return Status::AlreadyExists("address " + path +
+                                 " exists and is not a socket");
+  }
+  if (SocketAnswers(path)) {
+    return Status::FailedPrecondition("address " + path + " is in use");
+  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return Status::Unknown("remove stale socket " + path + ": " + Errno(errno));
+  }
+  return Status::Ok();
+}
+
+GrpcServer::GrpcServer(GrpcServerOptions options)
+    : options_(std::move(options)) {
+  if (!options_.address.empty()) {
+    options_.address =
+        std::filesystem::absolute(options_.address).lexically_normal();
+  }
+}
+
+GrpcServer::~GrpcServer() { Stop(std::chrono::milliseconds(0)); }
+
+Status GrpcServer::Start(const std::vector<grpc::Service*>& services) {
+  BERTH_RETURN_IF_ERROR(PrepareSocketPath(options_.address));
+
+  // Process-wide switch read by the builder's constructor.
+  grpc::EnableDefaultHealthCheckService(options_.health_check);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + options_.address,
+                           grpc::InsecureServerCredentials());
+  builder.SetMaxReceiveMessageSize(ClampSize(options_.max_recv_message_size));
+  builder.SetMaxSendMessageSize(ClampSize(options_.max_send_message_size));
+  for (grpc::Service* service : services) builder.RegisterService(service);
+
+  server_ = builder.BuildAndStart();
+  if (!server_) {
+    return Status::Unavailable("failed to serve gRPC on " + options_.address);
+  }
+  if (options_.health_check && server_->GetHealthCheckService() != nullptr) {
+    server_->GetHealthCheckService()->SetServingStatus(true);
+  }
+
+  if (::chmod(options_.address.c_str(), 0660) != 0) {
+    Status s =
+        Status::Unknown("chmod " + options_.address + ": " + Errno(errno));
+    Stop(std::chrono::milliseconds(0));
+    return s;
+  }
+  if (::chown(options_.address.c_str(), static_cast<uid_t>(options_.uid),
+              static_cast<gid_t>(options_.gid)) != 0) {
+    Status s =
+        Status::Unknown("chown " + options_.address + ": " + Errno(errno));
+    Stop(std::chrono::milliseconds(0));
+    return s;
+  }
+  return Status::Ok();
+}
+
+void GrpcServer::Stop(std::chrono::milliseconds drain) {
+  if (!server_) return;
+  if (server_->GetHealthCheckService() != nullptr) {
+    server_->GetHealthCheckService()->Shutdown();
+  }
+  server_->Shutdown(std::chrono::system_clock::now() + drain);
+  server_->Wait();
+  server_.reset();
+  ::unlink(options_.address.c_str());
+}
+
+}  // namespace berth::host
