@@ -19,5 +19,15 @@ install(FILES
   DESTINATION ${BERTH_CMAKE_DIR})
 
 configure_file(cmake/berth.pc.in ${CMAKE_CURRENT_BINARY_DIR}/berth.pc @ONLY)
-install(FILES ${CMAKE_CURRENT_BINARY_DIR}/berth.pc
-  DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+# The installed berth.pc names the prefix chosen at install time
+# (`cmake --install --prefix`), not the one configured.
+install(CODE "
+  set(CMAKE_INSTALL_LIBDIR [[${CMAKE_INSTALL_LIBDIR}]])
+  set(CMAKE_INSTALL_INCLUDEDIR [[${CMAKE_INSTALL_INCLUDEDIR}]])
+  set(BERTH_PLUGIN_SUBDIR [[${BERTH_PLUGIN_SUBDIR}]])
+  set(PROJECT_VERSION [[${PROJECT_VERSION}]])
+  configure_file([[${CMAKE_CURRENT_SOURCE_DIR}/cmake/berth.pc.in]]
+                 [[${CMAKE_CURRENT_BINARY_DIR}/berth-install/berth.pc]] @ONLY)
+  file(INSTALL DESTINATION \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig\"
+       TYPE FILE FILES [[${CMAKE_CURRENT_BINARY_DIR}/berth-install/berth.pc]])
+")

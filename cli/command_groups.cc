@@ -1,0 +1,18 @@
+// The list of berthctl's command groups. Adding a group: a new file defining
+// its factory (declared in command.h) and one line here.
+#include "command.h"
+
+namespace berth::cli {
+
+const std::vector<CommandGroup>& CommandGroups() {
+  static const std::vector<CommandGroup> groups = {
+      ContentGroup(),
+      NamespacesGroup(),
+      PluginsGroup(),
+      SnapshotsGroup(),
+      VersionGroup(),
+  };
+  return groups;
+}
+
+}  // namespace berth::cli

@@ -1,0 +1,38 @@
+#include "fixtures.h"
+
+#include <filesystem>
+
+namespace berth::test {
+
+namespace fs = std::filesystem;
+
+std::string FixtureDir(const std::string& set) {
+  return std::string(BERTH_BUILD_DIR) + "/tests/fixtures/" + set;
+}
+
+::testing::AssertionResult CopyLibraries(const std::string& from,
+                                         const std::string& to) {
+  std::error_code ec;
+  fs::create_directories(to, ec);
+  if (ec) return ::testing::AssertionFailure() << to << ": " << ec.message();
+  fs::permissions(to, fs::perms(0755), ec);
+  int copied = 0;
+  for (const auto& entry : fs::directory_iterator(from, ec)) {
+    if (entry.path().extension() != ".so") continue;
+    fs::path target = fs::path(to) / entry.path().filename();
+    fs::copy_file(entry.path(), target, fs::copy_options::overwrite_existing,
+                  ec);
+    if (ec)
+      return ::testing::AssertionFailure() << target << ": " << ec.message();
+    fs::permissions(target, fs::perms(0644), ec);
+    ++copied;
+  }
+  if (ec) return ::testing::AssertionFailure() << from << ": " << ec.message();
+  if (copied == 0) {
+    return ::testing::AssertionFailure()
+           << "no *.so in " << from << " (build berth-test-fixtures)";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+}  // namespace berth::test
