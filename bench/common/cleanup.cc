@@ -1,5 +1,6 @@
 #include "cleanup.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,7 +45,7 @@ void Cleanup::Install() {
   std::thread([set] {
     int sig = 0;
     if (sigwait(&set, &sig) != 0) return;
-    std::fprintf(stderr, "\ncontent_bench: signal %d, cleaning up\n", sig);
+    std::fprintf(stderr, "\n%s: signal %d, cleaning up\n", program_invocation_short_name, sig);
     Run();
     _exit(128 + sig);
   }).detach();

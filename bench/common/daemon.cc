@@ -3,11 +3,14 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -22,7 +25,21 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// A plain connect first: cheap, and skips building a channel while the
+// socket does not exist yet.
+bool SocketAccepts(const std::string& path) {
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return ok;
+}
+
 bool VersionAnswers(const std::string& socket) {
+  if (!SocketAccepts(socket)) return false;
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   auto channel = grpc::CreateCustomChannel("unix://" + socket,
@@ -36,13 +53,15 @@ bool VersionAnswers(const std::string& socket) {
 }
 
 // fork + exec; the child only makes async-signal-safe calls. Every argument
-// is prepared before the fork.
+// is prepared before the fork. `started_at`, when given, is read right
+// before the fork.
 pid_t Spawn(const std::vector<std::string>& argv, const std::string& stdin_path,
-            const std::string& log_path) {
+            const std::string& log_path, Clock::time_point* started_at = nullptr) {
   std::vector<char*> cargv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
   const pid_t parent = getpid();
+  if (started_at != nullptr) *started_at = Clock::now();
   const pid_t pid = fork();
   if (pid != 0) {
     if (pid > 0) Cleanup::AddChild(pid);
@@ -78,12 +97,12 @@ Daemon::Daemon(const std::string& binary, const std::string& dir,
                         << "state = \"" << dir << "/state\"\n"
                         << extra_toml << "\n"
                         << "[grpc]\n  address = \"" << socket_ << "\"\n";
-  pid_ = Spawn({binary, "--config", config}, "/dev/null", log_);
+  pid_ = Spawn({binary, "--config", config}, "/dev/null", log_, &started_at_);
 }
 
 Daemon::~Daemon() { Stop(); }
 
-bool Daemon::WaitServing() {
+bool Daemon::WaitServing(std::chrono::microseconds poll) {
   const auto deadline = Clock::now() + std::chrono::seconds(30);
   while (pid_ > 0 && Clock::now() < deadline) {
     if (VersionAnswers(socket_)) return true;
@@ -93,7 +112,7 @@ bool Daemon::WaitServing() {
       pid_ = -1;
       return false;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(poll);
   }
   return false;
 }

@@ -1,13 +1,14 @@
-// Cleanup: what content_bench must undo however it ends — the temporary
+// Cleanup: what a benchmark must undo however it ends — the temporary
 // folders it made and the daemons it started.
 //
 // Normal exits run Cleanup::Run() (also from the destructor of CleanupScope);
 // SIGINT, SIGTERM and SIGHUP are blocked in every thread and taken by one
 // watcher thread, which runs the same cleanup and exits with 128 + signal.
 // Children are started with PR_SET_PDEATHSIG, so even a SIGKILL of the bench
-// takes its daemons down. Thread-safe.
-#ifndef BERTH_BENCH_CONTENT_CLEANUP_H_
-#define BERTH_BENCH_CONTENT_CLEANUP_H_
+// takes its daemons down (Install() is optional; without it only the
+// explicit Run() and PR_SET_PDEATHSIG apply). Thread-safe.
+#ifndef BERTH_BENCH_COMMON_CLEANUP_H_
+#define BERTH_BENCH_COMMON_CLEANUP_H_
 
 #include <sys/types.h>
 
@@ -36,4 +37,4 @@ struct CleanupScope {
 
 }  // namespace berth::bench
 
-#endif  // BERTH_BENCH_CONTENT_CLEANUP_H_
+#endif  // BERTH_BENCH_COMMON_CLEANUP_H_
