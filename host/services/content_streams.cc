@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "services/batched_list.h"
 #include "services/content_service.h"
 #include "services/grpc_status.h"
 
@@ -13,59 +14,27 @@ namespace {
 constexpr std::int64_t kReadChunk = 1 << 20;
 constexpr std::size_t kListBatchBytes = 1 << 20;
 
-class ListReactor final
-    : public grpc::ServerWriteReactor<content_pb::ListContentResponse> {
- public:
-  ListReactor(grpc::CallbackServerContext* ctx,
-              metadata::NamespacedContentStore* store,
-              const content_pb::ListContentRequest* req) {
-    berth::Status s = Collect(ctx, store, req);
-    if (!s.ok()) {
-      Finish(ToGrpc(s));
-      return;
+// Collects a namespace's content infos into responses of about 1 MiB each.
+berth::Status CollectContent(grpc::CallbackServerContext* ctx,
+                             metadata::NamespacedContentStore* store,
+                             const content_pb::ListContentRequest* req,
+                             std::deque<content_pb::ListContentResponse>& batches) {
+  auto ns = NamespaceOf(*ctx);
+  if (!ns.ok()) return ns.status();
+  auto filter = filters::ParseAll({req->filters().begin(), req->filters().end()});
+  if (!filter.ok()) return filter.status();
+  std::size_t bytes = 0;
+  return store->Walk(*ns, *filter, [&](const ContentInfo& info) {
+    if (batches.empty() || bytes >= kListBatchBytes) {
+      batches.emplace_back();
+      bytes = 0;
     }
-    Next();
-  }
-  void OnWriteDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
-      return;
-    }
-    batches_.pop_front();
-    Next();
-  }
-  void OnDone() override { delete this; }
-
- private:
-  berth::Status Collect(grpc::CallbackServerContext* ctx,
-                        metadata::NamespacedContentStore* store,
-                        const content_pb::ListContentRequest* req) {
-    auto ns = NamespaceOf(*ctx);
-    if (!ns.ok()) return ns.status();
-    auto filter = filters::ParseAll({req->filters().begin(), req->filters().end()});
-    if (!filter.ok()) return filter.status();
-    std::size_t bytes = 0;
-    return store->Walk(*ns, *filter, [&](const ContentInfo& info) {
-      if (batches_.empty() || bytes >= kListBatchBytes) {
-        batches_.emplace_back();
-        bytes = 0;
-      }
-      content_pb::Info* out = batches_.back().add_info();
-      ToProto(info, out);
-      bytes += out->ByteSizeLong();
-      return berth::Status::Ok();
-    });
-  }
-  void Next() {
-    if (batches_.empty()) {
-      Finish(grpc::Status::OK);
-      return;
-    }
-    StartWrite(&batches_.front());
-  }
-
-  std::deque<content_pb::ListContentResponse> batches_;
-};
+    content_pb::Info* out = batches.back().add_info();
+    ToProto(info, out);
+    bytes += out->ByteSizeLong();
+    return berth::Status::Ok();
+  });
+}
 
 class ReadReactor final
     : public grpc::ServerWriteReactor<content_pb::ReadContentResponse> {
@@ -286,7 +255,10 @@ class WriteReactor final
 
 grpc::ServerWriteReactor<content_pb::ListContentResponse>* ContentService::List(
     grpc::CallbackServerContext* ctx, const content_pb::ListContentRequest* req) {
-  return new ListReactor(ctx, store_, req);
+  return new BatchedListReactor<content_pb::ListContentResponse>(
+      [&](std::deque<content_pb::ListContentResponse>& batches) {
+        return CollectContent(ctx, store_, req, batches);
+      });
 }
 
 grpc::ServerWriteReactor<content_pb::ReadContentResponse>* ContentService::Read(

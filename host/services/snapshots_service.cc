@@ -8,6 +8,7 @@
 #include "berth/plugin_types.h"
 #include "berth/snapshotter.h"
 #include "metadata/plugin.h"
+#include "services/batched_list.h"
 #include "services/grpc_status.h"
 
 namespace berth::host {
@@ -58,52 +59,21 @@ Result<Target> Resolve(SnapshotsService& service, grpc::CallbackServerContext* c
   return Target{std::move(*ns), *sn};
 }
 
-class ListReactor final
-    : public grpc::ServerWriteReactor<snapshots_pb::ListSnapshotsResponse> {
- public:
-  ListReactor(SnapshotsService& service, grpc::CallbackServerContext* ctx,
-              const snapshots_pb::ListSnapshotsRequest* req) {
-    Status s = Collect(service, ctx, req);
-    if (!s.ok()) {
-      Finish(ToGrpc(s));
-      return;
-    }
-    Next();
-  }
-  void OnWriteDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
-      return;
-    }
-    batches_.pop_front();
-    Next();
-  }
-  void OnDone() override { delete this; }
-
- private:
-  Status Collect(SnapshotsService& service, grpc::CallbackServerContext* ctx,
-                 const snapshots_pb::ListSnapshotsRequest* req) {
-    auto t = Resolve(service, ctx, req->snapshotter());
-    if (!t.ok()) return t.status();
-    return t->sn->Walk(t->ns, {req->filters().begin(), req->filters().end()},
-                       [&](const snapshots::Info& info) {
-                         if (batches_.empty() || batches_.back().info_size() >= kListBatch) {
-                           batches_.emplace_back();
-                         }
-                         ToProto(info, batches_.back().add_info());
-                         return Status::Ok();
-                       });
-  }
-  void Next() {
-    if (batches_.empty()) {
-      Finish(grpc::Status::OK);
-      return;
-    }
-    StartWrite(&batches_.front());
-  }
-
-  std::deque<snapshots_pb::ListSnapshotsResponse> batches_;
-};
+// Collects a namespace's snapshot infos, kListBatch to a response.
+Status CollectSnapshots(SnapshotsService& service, grpc::CallbackServerContext* ctx,
+                        const snapshots_pb::ListSnapshotsRequest* req,
+                        std::deque<snapshots_pb::ListSnapshotsResponse>& batches) {
+  auto t = Resolve(service, ctx, req->snapshotter());
+  if (!t.ok()) return t.status();
+  return t->sn->Walk(t->ns, {req->filters().begin(), req->filters().end()},
+                     [&](const snapshots::Info& info) {
+                       if (batches.empty() || batches.back().info_size() >= kListBatch) {
+                         batches.emplace_back();
+                       }
+                       ToProto(info, batches.back().add_info());
+                       return Status::Ok();
+                     });
+}
 
 class SnapshotsServicePlugin final : public GrpcServicePlugin {
  public:
@@ -215,7 +185,10 @@ grpc::ServerUnaryReactor* SnapshotsService::Update(
 
 grpc::ServerWriteReactor<snapshots_pb::ListSnapshotsResponse>* SnapshotsService::List(
     grpc::CallbackServerContext* ctx, const snapshots_pb::ListSnapshotsRequest* req) {
-  return new ListReactor(*this, ctx, req);
+  return new BatchedListReactor<snapshots_pb::ListSnapshotsResponse>(
+      [&](std::deque<snapshots_pb::ListSnapshotsResponse>& batches) {
+        return CollectSnapshots(*this, ctx, req, batches);
+      });
 }
 
 grpc::ServerUnaryReactor* SnapshotsService::Usage(grpc::CallbackServerContext* ctx,
