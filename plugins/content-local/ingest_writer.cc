@@ -13,6 +13,8 @@ namespace berth::content_local {
 namespace {
 
 constexpr std::size_t kRehashChunk = 1 << 20;
+// Below this, handing a chunk to the hash worker costs more than it saves.
+constexpr std::size_t kParallelHashMin = 64 << 10;
 
 }  // namespace
 
@@ -111,8 +113,21 @@ Status IngestWriter::Rehash(std::int64_t size) {
 Status IngestWriter::Write(const void* data, std::size_t size) {
   if (committed_) return Status::FailedPrecondition("writer already committed");
   if (size == 0) return Status::Ok();
-  BERTH_RETURN_IF_ERROR(FullPwrite(fd_, data, size, offset_, DataPath()));
-  hash_.Update(data, size);
+  if (size < kParallelHashMin) {
+    BERTH_RETURN_IF_ERROR(FullPwrite(fd_, data, size, offset_, DataPath()));
+    hash_.Update(data, size);
+  } else {
+    // Hash on the worker while this thread writes the same bytes.
+    if (!hasher_) hasher_ = std::make_unique<HashWorker>(hash_);
+    hasher_->Start(data, size);
+    Status written = FullPwrite(fd_, data, size, offset_, DataPath());
+    hasher_->Wait();
+    if (!written.ok()) {
+      // The hash has bytes the file may not: rebuild it from what is there.
+      Status rehashed = Rehash(offset_);
+      return rehashed.ok() ? written : rehashed;
+    }
+  }
   offset_ += static_cast<std::int64_t>(size);
   updated_at_ = std::chrono::system_clock::now();
   return Status::Ok();

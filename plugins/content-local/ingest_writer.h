@@ -1,6 +1,6 @@
 // IngestWriter: appends to one ingest folder of the LocalStore (see
 // local_store.h for the layout) with pwrite straight from the caller's
-// buffer, hashing the same bytes as they pass. Resuming an ingest rebuilds
+// buffer, hashing the same bytes on a worker thread while they are written. Resuming an ingest rebuilds
 // the hash state by re-reading the bytes already in `data`.
 //
 // Not thread-safe; one owner. Holds its ref's lock until destroyed.
@@ -12,6 +12,7 @@
 
 #include "berth/content.h"
 #include "berth/digest.h"
+#include "hash_worker.h"
 #include "local_store.h"
 
 namespace berth::content_local {
@@ -48,6 +49,9 @@ class IngestWriter : public ContentWriter {
   int fd_ = -1;
   std::int64_t offset_ = 0;
   Sha256 hash_;
+  // Hashes large writes in parallel with their pwrite; made on first use.
+  // Declared after hash_, which it refers to.
+  std::unique_ptr<HashWorker> hasher_;
   Timestamp started_at_;
   Timestamp updated_at_;
   bool committed_ = false;

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "local_store.h"
 
 #include <sys/stat.h>
@@ -89,6 +90,24 @@ TEST_F(LocalStoreTest, WriteCommitInfoReadDelete) {
   ASSERT_TRUE(store_->Delete(digest).ok());
   EXPECT_TRUE(store_->Info(digest).status().Is(Code::kNotFound));
   EXPECT_TRUE(store_->Delete(digest).Is(Code::kNotFound));
+}
+
+TEST_F(LocalStoreTest, LargeWritesHashedWhileWrittenMatchTheBytes) {
+  // Chunks above and below the size that goes to the hash worker, mixed.
+  std::string data(5 * (1 << 20) + 12345, '\0');
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 131 + i / 977);
+  auto w = MustWriter("large", data.size());
+  const std::size_t chunks[] = {1 << 20, 100, 3 << 20, 65536, 65535};
+  std::size_t off = 0;
+  for (std::size_t i = 0; off < data.size(); ++i) {
+    std::size_t n = std::min(chunks[i % 5], data.size() - off);
+    ASSERT_TRUE(w->Write(data.data() + off, n).ok());
+    off += n;
+    EXPECT_EQ(w->Offset(), static_cast<std::int64_t>(off));
+  }
+  EXPECT_EQ(w->Digest(), Sha256Of(data));
+  ASSERT_TRUE(w->Commit(data.size(), Sha256Of(data), {}).ok());
+  EXPECT_EQ(ReadAll(Sha256Of(data)), data);
 }
 
 TEST_F(LocalStoreTest, ReadAtOffsetsAndPastEnd) {
