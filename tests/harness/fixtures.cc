@@ -1,5 +1,7 @@
 #include "fixtures.h"
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 
 namespace berth::test {
@@ -33,6 +35,18 @@ std::string FixtureDir(const std::string& set) {
            << "no *.so in " << from << " (build berth-test-fixtures)";
   }
   return ::testing::AssertionSuccess();
+}
+
+std::string DeterministicBytes(std::size_t size, std::uint64_t seed) {
+  std::string out(size, '\0');
+  std::uint64_t x = 0x9E3779B97F4A7C15ULL * (seed + 1);
+  for (std::size_t i = 0; i < size; i += 8) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    std::memcpy(out.data() + i, &x, std::min<std::size_t>(8, size - i));
+  }
+  return out;
 }
 
 }  // namespace berth::test

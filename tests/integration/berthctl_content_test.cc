@@ -19,6 +19,7 @@
 
 #include "berth/digest.h"
 #include "berthd_process.h"
+#include "fixtures.h"
 #include "run_command.h"
 #include "temp_dir.h"
 
@@ -74,18 +75,6 @@ bool HasRow(const std::string& text, const std::vector<std::string>& cells) {
   return std::find(rows.begin(), rows.end(), cells) != rows.end();
 }
 
-// Deterministic bytes that differ per seed.
-std::string Bytes(std::size_t size, std::uint64_t seed) {
-  std::string out(size, '\0');
-  std::uint64_t x = 0x9E3779B97F4A7C15ULL * (seed + 1);
-  for (std::size_t i = 0; i < size; i += 8) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    std::memcpy(out.data() + i, &x, std::min<std::size_t>(8, size - i));
-  }
-  return out;
-}
 
 // A child process killed (SIGKILL) and reaped when the guard dies, and the
 // descriptors the test keeps to it.
@@ -146,7 +135,7 @@ class BerthctlContentTest : public ::testing::Test {
 std::unique_ptr<BerthdProcess> BerthctlContentTest::berthd_;
 
 TEST_F(BerthctlContentTest, IngestThenGetReturnsTheSameBytes) {
-  const std::string data = Bytes(3 * kMiB + 123, 1);
+  const std::string data = DeterministicBytes(3 * kMiB + 123, 1);
   const std::string digest = Sha256Of(data);
   CommandResult ingest = Run({"content", "ingest", "--expected-size",
                               std::to_string(data.size()), "--expected-digest", digest,
@@ -181,7 +170,7 @@ TEST_F(BerthctlContentTest, IngestThenGetReturnsTheSameBytes) {
 }
 
 TEST_F(BerthctlContentTest, IngestRejectsWrongDigestAndSize) {
-  const std::string data = Bytes(kMiB / 2, 2);
+  const std::string data = DeterministicBytes(kMiB / 2, 2);
   const std::string wrong = Sha256Of("something else");
   CommandResult bad_digest =
       Run({"content", "ingest", "--expected-digest", wrong, "bad-digest"}, data);
@@ -209,7 +198,7 @@ TEST_F(BerthctlContentTest, IngestRejectsWrongDigestAndSize) {
 }
 
 TEST_F(BerthctlContentTest, LabelSetsClearsAndShows) {
-  const std::string digest = Ingest("labelled", Bytes(1000, 3));
+  const std::string digest = Ingest("labelled", DeterministicBytes(1000, 3));
   CommandResult set = Run({"content", "label", digest, "x=1", "y=2"});
   ASSERT_EQ(set.exit_code, 0) << set.Describe();
   EXPECT_EQ(set.out, "x=1,y=2\n");
@@ -261,7 +250,7 @@ TEST_F(BerthctlContentTest, ActiveShowsPartialIngestUntilAborted) {
 
   // 1.5 MiB: berthctl sends the first full MiB and waits for the rest.
   signal(SIGPIPE, SIG_IGN);
-  const std::string data = Bytes(kMiB + kMiB / 2, 4);
+  const std::string data = DeterministicBytes(kMiB + kMiB / 2, 4);
   ASSERT_EQ(write(in[1], data.data(), data.size()), static_cast<ssize_t>(data.size()))
       << ReadFile(dir.Join("out"));
   auto list = [&] { return Run({"content", "active"}); };
@@ -288,7 +277,7 @@ TEST_F(BerthctlContentTest, ActiveShowsPartialIngestUntilAborted) {
 }
 
 TEST_F(BerthctlContentTest, IngestResumesAnInterruptedIngest) {
-  const std::string data = Bytes(2 * kMiB + 77, 5);
+  const std::string data = DeterministicBytes(2 * kMiB + 77, 5);
   int in[2];
   ASSERT_EQ(pipe2(in, O_CLOEXEC), 0);
   const int null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -316,7 +305,7 @@ TEST_F(BerthctlContentTest, IngestResumesAnInterruptedIngest) {
 }
 
 TEST_F(BerthctlContentTest, RmDeletesAndSkipsMissing) {
-  const std::string digest = Ingest("doomed", Bytes(4096, 6));
+  const std::string digest = Ingest("doomed", DeterministicBytes(4096, 6));
   CommandResult rm = Run({"content", "rm", digest});
   ASSERT_EQ(rm.exit_code, 0) << rm.Describe();
   EXPECT_EQ(rm.out, digest + "\n");

@@ -16,6 +16,7 @@
 
 #include "berth/digest.h"
 #include "berthd_process.h"
+#include "fixtures.h"
 #include "containerd/services/content/v1/content.grpc.pb.h"
 #include "temp_dir.h"
 
@@ -42,18 +43,6 @@ std::size_t CountBlobs(const BerthdProcess& d) {
   return n;
 }
 
-// Deterministic bytes: chunk i of a blob is filled from i.
-std::string Chunk(std::size_t index, std::size_t size) {
-  std::string out(size, '\0');
-  std::uint64_t x = 0x9E3779B97F4A7C15ULL * (index + 1);
-  for (std::size_t i = 0; i < size; i += 8) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    std::memcpy(out.data() + i, &x, std::min<std::size_t>(8, size - i));
-  }
-  return out;
-}
 
 class ContentClient {
  public:
@@ -127,7 +116,7 @@ class ContentTest : public ::testing::Test {
 };
 
 TEST_F(ContentTest, CtrIngestListGetLabelRemove) {
-  const std::string data = Chunk(1, 3 * kMiB + 17);
+  const std::string data = DeterministicBytes(3 * kMiB + 17, 1);
   const std::string digest = Sha256Of(data);
   auto r = Ctr("default", {"content", "ingest", "--expected-size",
                            std::to_string(data.size()), "--expected-digest",
@@ -178,7 +167,7 @@ TEST_F(ContentTest, CtrActiveShowsInterruptedIngest) {
   {
     WriteSession s = OpenWrite(c, "default");
     pb::WriteContentResponse resp;
-    auto req = Req(pb::WRITE, "half-done", 0, Chunk(2, 4096));
+    auto req = Req(pb::WRITE, "half-done", 0, DeterministicBytes(4096, 2));
     req.set_total(8192);
     ASSERT_TRUE(s.Send(req, &resp).ok());
     EXPECT_EQ(resp.offset(), 4096);
@@ -214,7 +203,7 @@ TEST_F(ContentTest, CtrNamespacesCreateListRemove) {
 TEST_F(ContentTest, ErrorsLeaveStoreConsistent) {
   ContentClient c(berthd_.socket());
   pb::WriteContentResponse resp;
-  const std::string data = Chunk(3, 1000);
+  const std::string data = DeterministicBytes(1000, 3);
 
   // Missing namespace; invalid digests; traversal in refs.
   EXPECT_EQ(c.Info("", Sha256Of(data)).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
@@ -288,7 +277,7 @@ TEST_F(ContentTest, SigkillMidIngestResumes) {
   constexpr std::size_t kChunks = 256;  // 256 MiB in 1 MiB chunks
   Sha256 full;
   for (std::size_t i = 0; i < kChunks; ++i) {
-    std::string chunk = Chunk(i, kMiB);
+    std::string chunk = DeterministicBytes(kMiB, i);
     full.Update(chunk.data(), chunk.size());
   }
   const std::string digest = full.Digest();
@@ -302,7 +291,7 @@ TEST_F(ContentTest, SigkillMidIngestResumes) {
   stat_req.set_expected(digest);
   ASSERT_TRUE(s.Send(stat_req, &resp).ok());
   for (std::size_t i = 0; i < kChunks / 2; ++i) {
-    ASSERT_TRUE(s.Send(Req(pb::WRITE, "big-ingest", i * kMiB, Chunk(i, kMiB)), &resp).ok());
+    ASSERT_TRUE(s.Send(Req(pb::WRITE, "big-ingest", i * kMiB, DeterministicBytes(kMiB, i)), &resp).ok());
   }
   ASSERT_EQ(resp.offset(), total / 2);
   berthd_.Kill();
@@ -322,7 +311,7 @@ TEST_F(ContentTest, SigkillMidIngestResumes) {
   ASSERT_EQ(resumed_at % kMiB, 0) << "acknowledged chunks are whole";
   for (std::size_t i = resumed_at / kMiB; i < kChunks; ++i) {
     auto w = Req(i + 1 == kChunks ? pb::COMMIT : pb::WRITE, "big-ingest", i * kMiB,
-                 Chunk(i, kMiB));
+                 DeterministicBytes(kMiB, i));
     if (i + 1 == kChunks) {
       w.set_total(total);
       w.set_expected(digest);
