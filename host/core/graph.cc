@@ -23,13 +23,15 @@ class OrderWalk {
     if (visiting_[i]) return CycleError(i);
     visiting_[i] = true;
     path_.push_back(i);
-    for (const std::string& t : regs_[i]->required_types) {
-      for (std::size_t j = 0; j < regs_.size(); ++j) {
-        if (j == i || !enabled_[j]) continue;
-        if (t == types::kAllPlugins ? RequiresAll(j) : regs_[j]->type != t) {
-          continue;
+    for (const auto* list : {&regs_[i]->required_types, &regs_[i]->optional_types}) {
+      for (const std::string& t : *list) {
+        for (std::size_t j = 0; j < regs_.size(); ++j) {
+          if (j == i || !enabled_[j]) continue;
+          if (t == types::kAllPlugins ? RequiresAll(j) : regs_[j]->type != t) {
+            continue;
+          }
+          BERTH_RETURN_IF_ERROR(Visit(j));
         }
-        BERTH_RETURN_IF_ERROR(Visit(j));
       }
     }
     path_.pop_back();

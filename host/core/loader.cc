@@ -184,6 +184,12 @@ Status ValidateRegistration(const Registration& r) {
                                      ": invalid requires: \"*\" must stand alone");
     }
   }
+  for (const std::string& t : r.optional_types) {
+    if (t.empty() || HasWhitespace(t) || t == types::kAllPlugins) {
+      return Status::InvalidArgument(r.uri() + ": invalid optional requires: bad type \"" +
+                                     t + "\"");
+    }
+  }
   if (!r.init) return Status::InvalidArgument(r.uri() + ": no init function");
   return Status::Ok();
 }

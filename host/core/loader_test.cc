@@ -69,7 +69,7 @@ TEST_F(LoaderTest, BadMagic) {
 
 TEST_F(LoaderTest, AbiMajorMismatch) {
   LibraryFailure f = ExpectFailure("broken/abi-major.so", "abi version");
-  EXPECT_THAT(f.status.message(), HasSubstr("built against SDK ABI 2.0, host has 1.0"));
+  EXPECT_THAT(f.status.message(), HasSubstr("built against SDK ABI 3.0, host has 2.0"));
 }
 
 TEST_F(LoaderTest, CompilerAbiMismatch) {

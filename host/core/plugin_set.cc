@@ -25,8 +25,9 @@ class PluginInitContext : public InitContext {
         state_(params.state + "/" + record.uri()),
         grpc_address_(params.grpc_address),
         ttrpc_address_(params.ttrpc_address),
-        logger_(log::ForPlugin(record.uri())),
-        initialised_(initialised) {}
+        initialised_(initialised) {
+    if (!record_.logger) record_.logger = log::ForPlugin(record.uri());
+  }
 
   const std::string& root() const override { return root_; }
   const std::string& state() const override { return state_; }
@@ -34,7 +35,7 @@ class PluginInitContext : public InitContext {
   const std::string& ttrpc_address() const override { return ttrpc_address_; }
   const PluginConfig* config() const override { return record_.config.get(); }
   PluginMeta& meta() override { return record_.meta; }
-  Logger& log() override { return *logger_; }
+  Logger& log() override { return *record_.logger; }
 
   // The first of `type` that did not skip (a skipped one only when every one
   // of the type skipped).
@@ -85,7 +86,6 @@ class PluginInitContext : public InitContext {
   const std::string state_;
   const std::string grpc_address_;
   const std::string ttrpc_address_;
-  std::unique_ptr<Logger> logger_;
   const std::vector<PluginRecord*>& initialised_;
 };
 

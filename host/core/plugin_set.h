@@ -20,6 +20,7 @@
 
 #include <toml.hpp>
 
+#include "berth/logger.h"
 #include "berth/plugin.h"
 #include "berth/status.h"
 #include "config/config.h"
@@ -36,6 +37,9 @@ struct PluginRecord {
   PluginMeta meta;
   PluginState state = PluginState::kPending;
   Status init_status;  // the skip or failure; ok otherwise
+  // InitContext::log(); kept with the record (and released after the
+  // instance) so that the instance may go on logging after init.
+  std::unique_ptr<Logger> logger;
   std::shared_ptr<Plugin> instance;
   std::string uri() const { return registration.uri(); }
 };

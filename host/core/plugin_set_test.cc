@@ -65,11 +65,13 @@ class PluginSetTest : public ::testing::Test {
         });
   }
   void Add(const std::string& type, const std::string& id,
-           std::vector<std::string> requires_types, InitFn init) {
+           std::vector<std::string> requires_types, InitFn init,
+           std::vector<std::string> optional_types = {}) {
     SourcedRegistration s;
     s.registration.type = type;
     s.registration.id = id;
     s.registration.required_types = std::move(requires_types);
+    s.registration.optional_types = std::move(optional_types);
     s.registration.init = std::move(init);
     std::vector<SourcedRegistration> v;
     v.push_back(std::move(s));
@@ -179,6 +181,34 @@ TEST_F(PluginSetTest, DependentOfFailedPluginFailsNamingIt) {
   EXPECT_THAT(Record("grpc.top").init_status.message(),
               HasSubstr("required plugin type \"svc\" not initialised: svc.dep: "));
   EXPECT_TRUE(inits_.empty());
+}
+
+TEST_F(PluginSetTest, OptionalTypesOrderButAreNotNeeded) {
+  Add(
+      "meta", "bolt", {},
+      [this](InitContext& ctx) -> Result<std::shared_ptr<Plugin>> {
+        inits_.push_back("meta.bolt saw " + std::to_string(ctx.GetAll("snap").size()));
+        return std::shared_ptr<Plugin>(std::make_shared<Recorder>("meta.bolt", &closes_, false));
+      },
+      {"snap"});
+  AddOk("snap", "overlayfs");
+  AddOk("gc", "scheduler");
+  InitOk();
+  EXPECT_EQ(Record("meta.bolt").state, PluginState::kOk);
+  // Registered first, yet initialised after the snapshotter it may use.
+  EXPECT_EQ(inits_, (std::vector<std::string>{"snap.overlayfs", "meta.bolt saw 1",
+                                              "gc.scheduler"}));
+}
+
+TEST_F(PluginSetTest, MissingOptionalTypeIsFine) {
+  Add(
+      "svc", "leases", {},
+      [](InitContext&) -> Result<std::shared_ptr<Plugin>> {
+        return std::shared_ptr<Plugin>(std::make_shared<Plugin>());
+      },
+      {"io.berth.test.absent.v1"});
+  InitOk();
+  EXPECT_EQ(Record("svc.leases").state, PluginState::kOk);
 }
 
 TEST_F(PluginSetTest, OneGoodPluginOfTheTypeIsEnough) {

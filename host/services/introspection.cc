@@ -91,6 +91,9 @@ introspection_pb::Plugin RecordToProto(const PluginRecord& record) {
   for (const std::string& r : record.registration.required_types) {
     p.add_requires_types(r);
   }
+  for (const std::string& r : record.registration.optional_types) {
+    p.add_requires_types(r);
+  }
   for (const Platform& platform : record.meta.platforms) {
     containerd::types::Platform* out = p.add_platforms();
     out->set_os(platform.os);

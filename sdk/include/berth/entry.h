@@ -27,7 +27,7 @@ namespace berth {
 inline constexpr std::uint64_t kPluginMagic = 0x474C504854524542ULL;
 // Major changes break plugins; minor changes only add (the host accepts
 // libraries built against an equal major and a minor not above its own).
-inline constexpr std::uint32_t kSdkAbiMajor = 1;
+inline constexpr std::uint32_t kSdkAbiMajor = 2;
 inline constexpr std::uint32_t kSdkAbiMinor = 0;
 
 #if defined(_GLIBCXX_USE_CXX11_ABI)

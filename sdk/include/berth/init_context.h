@@ -31,6 +31,8 @@ class InitContext {
   virtual const PluginConfig* config() const = 0;
   // Filled in by the plugin: platforms, exports, capabilities.
   virtual PluginMeta& meta() = 0;
+  // The plugin's logger. Unlike the context, it stays valid until the
+  // plugin's instance is released, so the instance may keep it.
   virtual Logger& log() = 0;
 
   // The first initialised plugin of `type`, in init order.

@@ -52,6 +52,10 @@ struct Registration {
   // Types that must be initialised first, in this order; or "*" alone, meaning
   // every other plugin. (containerd's Registration.Requires.)
   std::vector<std::string> required_types;
+  // Types initialised first when any plugin of them is loaded, but not needed:
+  // the plugin initialises (and looks them up itself) when none is present
+  // or all failed. Ordering only; "*" is not allowed here.
+  std::vector<std::string> optional_types;
   // Builds the default configuration; empty when the plugin takes none.
   std::function<std::unique_ptr<PluginConfig>()> config;
   // Creates the instance. Return Status::SkipPlugin to decline without error.
