@@ -1,7 +1,7 @@
-// Translation between berth::Status and grpc::Status, as containerd's errdefs
-// package does it: each code maps to its gRPC code, and the message on the
-// wire reads "<message>: <code text>" (e.g. "content sha256:..: not found").
-// FromGrpc strips that suffix again. Thread-safe (pure functions).
+// The host's view of a call's gRPC context: its namespace and lease, and
+// containerd's identifier rule. The Status translation (ToGrpc, FromGrpc,
+// ToGrpcCode) lives in libberth-grpc (berth/grpc/status.h) and is re-exported
+// here for the host's code. Thread-safe (pure functions).
 #ifndef BERTH_HOST_SERVICES_GRPC_STATUS_H_
 #define BERTH_HOST_SERVICES_GRPC_STATUS_H_
 
@@ -9,13 +9,15 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "berth/grpc/status.h"
 #include "berth/status.h"
 
 namespace berth::host {
 
-grpc::Status ToGrpc(const Status& status);
-Status FromGrpc(const grpc::Status& status);
-grpc::StatusCode ToGrpcCode(Code code);
+using grpc_util::FromGrpc;
+using grpc_util::FromGrpcCode;
+using grpc_util::ToGrpc;
+using grpc_util::ToGrpcCode;
 
 // The namespace of a call: the `containerd-namespace` metadata value.
 // InvalidArgument when it is missing ("namespace is required") or not a valid

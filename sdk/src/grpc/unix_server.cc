@@ -1,0 +1,120 @@
+// UnixServer: a gRPC server on a unix socket for the services of serve.h.
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <utility>
+
+#include "berth/grpc/serve.h"
+
+namespace berth::grpc_util {
+namespace {
+
+// containerd's default message size limits, both ways.
+constexpr int kMaxMessageSize = 16 << 20;
+// How long Shutdown lets running calls finish before cancelling them.
+constexpr std::chrono::seconds kDrainTime(5);
+
+std::string Errno(int err) { return std::strerror(err); }
+
+// Whether a server accepts connections on the socket at `path`.
+bool SocketAnswers(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) return false;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  bool answers = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return answers;
+}
+
+// Creates `dir` and its missing parents with mode 0711.
+Status MakeDirs(const std::filesystem::path& dir) {
+  if (dir.empty()) return Status::Ok();
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return Status::Ok();
+    return Status::AlreadyExists(dir.string() + " exists and is not a directory");
+  }
+  if (dir.has_parent_path() && dir.parent_path() != dir) {
+    BERTH_RETURN_IF_ERROR(MakeDirs(dir.parent_path()));
+  }
+  if (::mkdir(dir.c_str(), 0711) != 0 && errno != EEXIST) {
+    return Status::Unknown("mkdir " + dir.string() + ": " + Errno(errno));
+  }
+  return Status::Ok();
+}
+
+// Makes `path` ready to bind: its folder exists, a stale socket is gone.
+// FailedPrecondition when a server answers there; AlreadyExists when the path
+// is something other than a socket.
+Status PrepareSocketPath(const std::string& path) {
+  if (path.empty()) return Status::InvalidArgument("socket path must not be empty");
+  if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+    return Status::InvalidArgument("socket path " + path + " is too long for a unix socket");
+  }
+  BERTH_RETURN_IF_ERROR(MakeDirs(std::filesystem::path(path).parent_path()));
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status::Ok();
+    return Status::Unknown("stat " + path + ": " + Errno(errno));
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    return Status::AlreadyExists(path + " exists and is not a socket");
+  }
+  if (SocketAnswers(path)) {
+    return Status::FailedPrecondition("socket " + path + " is in use by another server");
+  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return Status::Unknown("remove stale socket " + path + ": " + Errno(errno));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<UnixServer>> UnixServer::Start(const std::string& socket_path,
+                                                      const std::vector<grpc::Service*>& services) {
+  std::string path =
+      socket_path.empty() ? "" : std::filesystem::absolute(socket_path).lexically_normal().string();
+  if (services.empty()) return Status::InvalidArgument("no services to serve on " + path);
+  BERTH_RETURN_IF_ERROR(PrepareSocketPath(path));
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + path, grpc::InsecureServerCredentials());
+  builder.SetMaxReceiveMessageSize(kMaxMessageSize);
+  builder.SetMaxSendMessageSize(kMaxMessageSize);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server) return Status::Unavailable("cannot serve gRPC on " + path);
+
+  std::unique_ptr<UnixServer> out(new UnixServer(path, std::move(server)));
+  if (::chmod(path.c_str(), 0660) != 0) {
+    return Status::Unknown("chmod " + path + ": " + Errno(errno));  // `out` cleans up
+  }
+  return out;
+}
+
+UnixServer::UnixServer(std::string path, std::unique_ptr<grpc::Server> server)
+    : path_(std::move(path)), server_(std::move(server)) {}
+
+UnixServer::~UnixServer() {
+  Shutdown();
+  server_->Wait();
+  server_.reset();
+  ::unlink(path_.c_str());
+}
+
+void UnixServer::Wait() { server_->Wait(); }
+
+void UnixServer::Shutdown() { server_->Shutdown(std::chrono::system_clock::now() + kDrainTime); }
+
+}  // namespace berth::grpc_util
