@@ -1,6 +1,8 @@
-// The snapshots service of a real berthd with the overlayfs snapshotter,
-// driven by the stock ctr, compared with berthctl, and mounted for real; then
-// SIGKILLed during bursts of changes and checked against the disk.
+// The snapshots service of a real berthd, once with the overlayfs and once
+// with the btrfs snapshotter (its root on a btrfs filesystem on a loop device
+// made for the test), driven by the stock ctr, compared with berthctl, and
+// mounted for real; then SIGKILLed during bursts of changes and checked
+// against the disk. And the btrfs snapshotter skipping on a root not on btrfs.
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -8,6 +10,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -20,6 +23,7 @@
 
 #include "berth/mount.h"
 #include "berthd_process.h"
+#include "btrfs_loop.h"
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "temp_dir.h"
 
@@ -30,6 +34,9 @@ namespace fs = std::filesystem;
 namespace pb = containerd::services::snapshots::v1;
 
 constexpr char kUpperdirLabel[] = "containerd.io/snapshot/overlay.upperdir";
+// The snapshot verbs are under test here, not collection: ctr's `view` and
+// the bursts below set no gc.root label, so a collection would take them.
+constexpr char kNoCollection[] = "disabled_plugins = [\"io.containerd.gc.v1.scheduler\"]\n";
 constexpr char kOverlayConfig[] =
     "[plugins.\"io.containerd.snapshotter.v1.overlayfs\"]\n"
     "  upperdir_label = true\n";
@@ -75,8 +82,9 @@ class MountedAt {
 
 class SnapshotsClient {
  public:
-  explicit SnapshotsClient(const std::string& socket)
-      : stub_(pb::Snapshots::NewStub(grpc::CreateChannel(
+  SnapshotsClient(const std::string& socket, std::string snapshotter)
+      : snapshotter_(std::move(snapshotter)),
+        stub_(pb::Snapshots::NewStub(grpc::CreateChannel(
             "unix://" + socket, grpc::InsecureChannelCredentials()))) {}
 
   std::unique_ptr<grpc::ClientContext> Ctx() {
@@ -87,7 +95,7 @@ class SnapshotsClient {
   }
   grpc::Status Prepare(const std::string& key, const std::string& parent) {
     pb::PrepareSnapshotRequest req;
-    req.set_snapshotter("overlayfs");
+    req.set_snapshotter(snapshotter_);
     req.set_key(key);
     req.set_parent(parent);
     pb::PrepareSnapshotResponse resp;
@@ -95,7 +103,7 @@ class SnapshotsClient {
   }
   grpc::Status Commit(const std::string& name, const std::string& key) {
     pb::CommitSnapshotRequest req;
-    req.set_snapshotter("overlayfs");
+    req.set_snapshotter(snapshotter_);
     req.set_name(name);
     req.set_key(key);
     google::protobuf::Empty resp;
@@ -103,14 +111,14 @@ class SnapshotsClient {
   }
   grpc::Status Remove(const std::string& key) {
     pb::RemoveSnapshotRequest req;
-    req.set_snapshotter("overlayfs");
+    req.set_snapshotter(snapshotter_);
     req.set_key(key);
     google::protobuf::Empty resp;
     return stub_->Remove(Ctx().get(), req, &resp);
   }
   grpc::Status List(std::vector<pb::Info>& out) {
     pb::ListSnapshotsRequest req;
-    req.set_snapshotter("overlayfs");
+    req.set_snapshotter(snapshotter_);
     auto ctx = Ctx();
     auto reader = stub_->List(ctx.get(), req);
     pb::ListSnapshotsResponse resp;
@@ -122,56 +130,92 @@ class SnapshotsClient {
   }
 
  private:
+  std::string snapshotter_;
   std::unique_ptr<pb::Snapshots::Stub> stub_;
 };
 
-class SnapshotsTest : public ::testing::Test {
+// Parameterised by the snapshotter's name: "overlayfs" or "btrfs".
+class SnapshotsTest : public ::testing::TestWithParam<std::string> {
  protected:
-  SnapshotsTest() : berthd_(Options()) {}
-  static BerthdOptions Options() {
-    BerthdOptions options;
-    options.extra_toml = kOverlayConfig;
-    return options;
-  }
   void SetUp() override {
-    ASSERT_TRUE(berthd_.Start());
-    ASSERT_TRUE(berthd_.WaitServing());
+    BerthdOptions options;
+    if (btrfs()) {
+      loop_ = std::make_unique<BtrfsLoop>();
+      ASSERT_TRUE(loop_->ok()) << loop_->error();
+      options.extra_toml =
+          std::string(kNoCollection) + "[plugins.\"io.containerd.snapshotter.v1.btrfs\"]\n"
+          "  root_path = \"" + loop_->Join("btrfs") + "\"\n";
+    } else {
+      options.extra_toml = std::string(kNoCollection) + kOverlayConfig;
+    }
+    berthd_ = std::make_unique<BerthdProcess>(options);
+    ASSERT_TRUE(berthd_->Start());
+    ASSERT_TRUE(berthd_->WaitServing());
   }
-  // ctr snapshots ... must succeed; returns its stdout.
+  void TearDown() override {
+    berthd_.reset();  // the daemon goes before its filesystem
+    loop_.reset();
+  }
+  bool btrfs() const { return GetParam() == "btrfs"; }
+  // ctr snapshots --snapshotter NAME ... must succeed; returns its stdout.
   std::string Ctr(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {"snapshots"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    CommandResult r = berthd_.Ctr(argv);
+    CommandResult r = berthd_->Ctr(Argv(args));
     EXPECT_EQ(r.exit_code, 0) << "ctr snapshots " << args[0] << ": " << r.Describe();
     return r.out;
   }
   std::string Berthctl(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {"snapshots"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    CommandResult r = berthd_.Berthctl(argv);
+    CommandResult r = berthd_->Berthctl(Argv(args));
     EXPECT_EQ(r.exit_code, 0) << "berthctl snapshots " << args[0] << ": " << r.Describe();
     return r.out;
   }
   // ctr snapshots ... must fail; returns its stderr.
   std::string CtrFails(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {"snapshots"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    CommandResult r = berthd_.Ctr(argv);
+    CommandResult r = berthd_->Ctr(Argv(args));
     EXPECT_NE(r.exit_code, 0) << "ctr snapshots " << args[0] << ": " << r.Describe();
     return r.err;
   }
   std::vector<Mount> MountsOf(const std::string& key) {
     return ParseMountCommands(Ctr({"mounts", "/unused", key}));
   }
-  std::string SnapshotsDir() const {
-    return berthd_.root() + "/io.containerd.snapshotter.v1.overlayfs/snapshots";
+  // The start of the mount command ctr prints for `target`.
+  std::string MountCommandPrefix(const std::string& target) const {
+    if (btrfs()) return "mount -t btrfs " + loop_->device() + " " + target + " -o subvolid=";
+    return "mount -t overlay overlay " + target + " -o ";
   }
+  std::string SnapshotterRoot() const {
+    if (btrfs()) return loop_->Join("btrfs");
+    return berthd_->root() + "/io.containerd.snapshotter.v1.overlayfs";
+  }
+  // The folders snapshots live in: overlay's "snapshots/<id>"; btrfs's
+  // "active/", "view/" and "snapshots/" by kind.
+  std::vector<std::string> StorageDirs() const {
+    if (!btrfs()) return {SnapshotterRoot() + "/snapshots"};
+    return {SnapshotterRoot() + "/active", SnapshotterRoot() + "/view",
+            SnapshotterRoot() + "/snapshots"};
+  }
+  std::size_t StorageEntries() const {
+    std::size_t n = 0;
+    for (const auto& dir : StorageDirs()) {
+      for (const auto& e : fs::directory_iterator(dir)) n += e.is_directory();
+    }
+    return n;
+  }
+  SnapshotsClient Client() const { return SnapshotsClient(berthd_->socket(), GetParam()); }
 
-  BerthdProcess berthd_;
+  // Declared first, destroyed last.
+  std::unique_ptr<BtrfsLoop> loop_;
+  std::unique_ptr<BerthdProcess> berthd_;
+
+ private:
+  std::vector<std::string> Argv(const std::vector<std::string>& args) const {
+    std::vector<std::string> argv = {"snapshots", "--snapshotter", GetParam()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
 };
 
-TEST_F(SnapshotsTest, CtrEveryVerbWithRealMounts) {
-  const std::string mnt = berthd_.dir().Join("mnt");
+TEST_P(SnapshotsTest, CtrEveryVerbWithRealMounts) {
+  const std::string mnt = berthd_->dir().Join("mnt");
   Ctr({"prepare", "base-active"});
   {
     MountedAt m(MountsOf("base-active"), mnt);
@@ -183,7 +227,7 @@ TEST_F(SnapshotsTest, CtrEveryVerbWithRealMounts) {
 
   // `prepare --target` prints the mount command ctr users paste.
   const std::string printed = Ctr({"prepare", "--target", mnt, "upper", "base"});
-  EXPECT_TRUE(Contains(printed, "mount -t overlay overlay " + mnt + " -o "));
+  EXPECT_TRUE(Contains(printed, MountCommandPrefix(mnt)));
   EXPECT_EQ(MountsOf("upper"), ParseMountCommands(printed));
   {
     MountedAt m(ParseMountCommands(printed), mnt);
@@ -215,7 +259,9 @@ TEST_F(SnapshotsTest, CtrEveryVerbWithRealMounts) {
   EXPECT_TRUE(Contains(info, "\"Kind\": \"Active\""));
   EXPECT_TRUE(Contains(info, "\"Parent\": \"base\""));
   EXPECT_TRUE(Contains(info, "\"containerd.io/gc.root\""));
-  EXPECT_TRUE(Contains(info, kUpperdirLabel));
+  if (!btrfs()) {
+    EXPECT_TRUE(Contains(info, kUpperdirLabel));
+  }
   EXPECT_EQ(Berthctl({"info", "upper"}), info);
 
   const std::string usage = Ctr({"usage", "-b", "upper"});
@@ -243,8 +289,8 @@ TEST_F(SnapshotsTest, CtrEveryVerbWithRealMounts) {
   EXPECT_EQ(Ctr({"ls"}), "KEY PARENT KIND \n");
 }
 
-TEST_F(SnapshotsTest, ChainOfLayersWithWhiteoutAndRename) {
-  const std::string mnt = berthd_.dir().Join("mnt");
+TEST_P(SnapshotsTest, ChainOfLayersWithWhiteoutAndRename) {
+  const std::string mnt = berthd_->dir().Join("mnt");
   std::string parent;
   // Layer i adds f<i>, renames f<i-1> (a lower file) to g<i-1> and deletes
   // g<i-2> (a whiteout over a lower file).
@@ -277,27 +323,24 @@ TEST_F(SnapshotsTest, ChainOfLayersWithWhiteoutAndRename) {
   EXPECT_TRUE(Contains(Ctr({"tree"}), "          \\_ layer-5\n"));
 }
 
-TEST_F(SnapshotsTest, BadInputGetsItsError) {
+TEST_P(SnapshotsTest, BadInputGetsItsError) {
   EXPECT_TRUE(Contains(CtrFails({"prepare", "../escape"}), "invalid argument"));
   EXPECT_TRUE(Contains(CtrFails({"prepare", "/abs"}), "invalid argument"));
   EXPECT_TRUE(Contains(CtrFails({"prepare", std::string(5000, 'k')}), "invalid argument"));
-  EXPECT_EQ(SnapshotsClient(berthd_.socket()).PrepareWithNul().error_code(),
+  EXPECT_EQ(Client().PrepareWithNul().error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   Ctr({"prepare", "k"});
   EXPECT_TRUE(Contains(CtrFails({"label", "k", "big=" + std::string(5000, 'v')}),
                        "invalid argument"));
   EXPECT_TRUE(Contains(CtrFails({"--snapshotter", "nope", "ls"}), "nope"));
   // Nothing but "k" reached the disk.
-  std::size_t dirs = 0;
-  for (const auto& e : fs::directory_iterator(SnapshotsDir())) dirs += e.is_directory();
-  EXPECT_EQ(dirs, 1u);
+  EXPECT_EQ(StorageEntries(), 1u);
 }
 
 // Runs prepare/commit/view/remove bursts until a call fails (the daemon
 // going away); `error` receives that call's status.
-void Burst(const std::string& socket, const std::string& prefix,
-           std::atomic<int>& done, grpc::Status& error) {
-  SnapshotsClient client(socket);
+void Burst(SnapshotsClient client, const std::string& prefix, std::atomic<int>& done,
+           grpc::Status& error) {
   auto ok = [&](const grpc::Status& s) {
     if (!s.ok()) error = s;
     return s.ok();
@@ -319,13 +362,13 @@ void Burst(const std::string& socket, const std::string& prefix,
   }
 }
 
-TEST_F(SnapshotsTest, SigkillDuringBurstsLeavesDiskAndRecordsInStep) {
+TEST_P(SnapshotsTest, SigkillDuringBurstsLeavesDiskAndRecordsInStep) {
   for (int round = 0; round < 5; ++round) {
     std::atomic<int> done{0};
     std::vector<std::thread> workers;
     grpc::Status errors[2];
     for (int w = 0; w < 2; ++w) {
-      workers.emplace_back(Burst, berthd_.socket(),
+      workers.emplace_back(Burst, Client(),
                            "r" + std::to_string(round) + "w" + std::to_string(w) + "-",
                            std::ref(done), std::ref(errors[w]));
     }
@@ -334,38 +377,75 @@ TEST_F(SnapshotsTest, SigkillDuringBurstsLeavesDiskAndRecordsInStep) {
     while (done.load() < target && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(2ms);
     }
-    berthd_.Kill();
+    berthd_->Kill();
     for (auto& t : workers) t.join();
     EXPECT_GE(done.load(), target)
         << "round " << round << " made too little progress; worker errors: "
         << errors[0].error_message() << " / " << errors[1].error_message() << "\n"
-        << berthd_.Log();
-    ASSERT_TRUE(berthd_.Start());
-    ASSERT_TRUE(berthd_.WaitServing());
+        << berthd_->Log();
+    ASSERT_TRUE(berthd_->Start());
+    ASSERT_TRUE(berthd_->WaitServing());
   }
   Berthctl({"cleanup"});
 
   std::vector<pb::Info> infos;
-  ASSERT_TRUE(SnapshotsClient(berthd_.socket()).List(infos).ok());
-  std::set<std::string> recorded;
-  for (const auto& info : infos) {
-    auto it = info.labels().find(kUpperdirLabel);
-    ASSERT_NE(it, info.labels().end()) << info.name();
-    const fs::path upper(it->second);
-    EXPECT_TRUE(fs::is_directory(upper)) << info.name() << ": no " << upper;
-    recorded.insert(upper.parent_path().filename());
+  ASSERT_TRUE(Client().List(infos).ok());
+  if (btrfs()) {
+    // Each kind's folder holds one subvolume per record of that kind.
+    std::map<std::string, std::size_t> recorded, on_disk;
+    const char* folder[] = {"", "view", "active", "snapshots"};  // by pb kind
+    for (const auto& info : infos) recorded[folder[info.kind()]]++;
+    for (const char* dir : {"active", "view", "snapshots"}) {
+      for (const auto& e : fs::directory_iterator(SnapshotterRoot() + "/" + dir)) {
+        EXPECT_FALSE(e.path().filename().string().starts_with("rm-")) << e.path();
+        on_disk[dir]++;
+      }
+    }
+    EXPECT_EQ(recorded, on_disk);
+  } else {
+    std::set<std::string> recorded;
+    for (const auto& info : infos) {
+      auto it = info.labels().find(kUpperdirLabel);
+      ASSERT_NE(it, info.labels().end()) << info.name();
+      const fs::path upper(it->second);
+      EXPECT_TRUE(fs::is_directory(upper)) << info.name() << ": no " << upper;
+      recorded.insert(upper.parent_path().filename());
+    }
+    std::set<std::string> on_disk;
+    for (const auto& e : fs::directory_iterator(StorageDirs()[0])) {
+      on_disk.insert(e.path().filename());
+    }
+    EXPECT_EQ(recorded, on_disk);
   }
-  std::set<std::string> on_disk;
-  for (const auto& e : fs::directory_iterator(SnapshotsDir())) {
-    on_disk.insert(e.path().filename());
-  }
-  EXPECT_EQ(recorded, on_disk);
-  EXPECT_GE(recorded.size(), 4u);  // at least each round's bases survive
+  EXPECT_GE(infos.size(), 4u);  // at least each round's bases survive
   // ctr agrees (header plus one line per snapshot), and every snapshot answers.
   const std::string ls = Ctr({"ls"});
   EXPECT_EQ(static_cast<std::size_t>(std::count(ls.begin(), ls.end(), '\n')),
             infos.size() + 1);
   for (const auto& info : infos) Ctr({"info", info.name()});
+}
+
+INSTANTIATE_TEST_SUITE_P(Snapshotters, SnapshotsTest, ::testing::Values("overlayfs", "btrfs"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
+
+TEST(BtrfsSnapshotterTest, SkipsWhenTheRootIsNotOnBtrfs) {
+  BerthdProcess berthd;
+  ASSERT_TRUE(berthd.Start());
+  ASSERT_TRUE(berthd.WaitServing());
+  CommandResult ls = berthd.Ctr({"plugins", "ls"});
+  ASSERT_EQ(ls.exit_code, 0) << ls.Describe();
+  EXPECT_EQ(ParsePluginTable(ls.out)["io.containerd.snapshotter.v1.btrfs"], "skip") << ls.out;
+  EXPECT_EQ(ParsePluginTable(ls.out)["io.containerd.snapshotter.v1.overlayfs"], "ok") << ls.out;
+  const std::string root = berthd.root() + "/io.containerd.snapshotter.v1.btrfs";
+  EXPECT_TRUE(Contains(berthd.Log(), "path " + root + " ("));
+  EXPECT_TRUE(Contains(berthd.Log(),
+                       ") must be a btrfs filesystem to be used with the btrfs snapshotter: "
+                       "skip plugin"));
+  CommandResult r = berthd.Ctr({"snapshots", "--snapshotter", "btrfs", "ls"});
+  EXPECT_NE(r.exit_code, 0) << r.Describe();
+  EXPECT_TRUE(Contains(r.err, "btrfs"));
 }
 
 }  // namespace
