@@ -2,6 +2,7 @@
 // libberth-sdk.so, gives each interface one vtable and one type_info for the
 // whole process, so dynamic_cast agrees across plugin libraries.
 #include "berth/config.h"
+#include "berth/gc.h"
 #include "berth/grpc_service.h"
 #include "berth/init_context.h"
 #include "berth/logger.h"
@@ -17,5 +18,7 @@ Logger::~Logger() = default;
 ConfigFields::~ConfigFields() = default;
 PluginConfig::~PluginConfig() = default;
 GrpcServicePlugin::~GrpcServicePlugin() = default;
+GarbageCollector::~GarbageCollector() = default;
+GcScheduler::~GcScheduler() = default;
 
 }  // namespace berth
