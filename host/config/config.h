@@ -67,6 +67,9 @@ struct ProxyPluginConfig {
   std::string platform;  // optional, "os/arch[/variant]"
   std::map<std::string, std::string> exports;
   std::vector<std::string> capabilities;
+  // Bound on each proxied call (and on each step of a stream), a Go duration
+  // ("30s"); 0 = the proxy's default, 30 s.
+  Duration timeout;
   SourceLocation where;
 };
 

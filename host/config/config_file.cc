@@ -1,6 +1,7 @@
 #include "config/config_file.h"
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <string_view>
@@ -111,6 +112,28 @@ Reader PluginTables(std::map<std::string, toml::value>& out) {
   };
 }
 
+// A Go duration string ("30s", "1m30s") or an integer of nanoseconds, as
+// Go's TOML decoder reads a time.Duration; must be positive.
+Reader PositiveDuration(Duration& out) {
+  return [&out](const toml::value& v, const std::string& key) {
+    Duration d;
+    if (v.is_integer()) {
+      d.value = std::chrono::nanoseconds(v.as_integer());
+    } else if (!v.is_string()) {
+      return TypeError(v, key, "duration (e.g. \"30s\")");
+    } else if (!ParseDuration(v.as_string().str, d)) {
+      return Status::InvalidArgument(LocationOf(v).ToString() + ": key \"" + key +
+                                     "\": invalid duration \"" + v.as_string().str + "\"");
+    }
+    if (d.value.count() <= 0) {
+      return Status::InvalidArgument(LocationOf(v).ToString() + ": key \"" + key +
+                                     "\": duration must be positive");
+    }
+    out = d;
+    return Status::Ok();
+  };
+}
+
 Status ReadProxyPlugin(const toml::value& v, const std::string& key,
                        ProxyPluginConfig& p,
                        std::vector<ConfigWarning>& warnings) {
@@ -121,7 +144,8 @@ Status ReadProxyPlugin(const toml::value& v, const std::string& key,
                                   {"address", Into(p.address)},
                                   {"platform", Into(p.platform)},
                                   {"exports", Into(p.exports)},
-                                  {"capabilities", Into(p.capabilities)}},
+                                  {"capabilities", Into(p.capabilities)},
+                                  {"timeout", PositiveDuration(p.timeout)}},
                                  warnings));
   for (auto [field, value] : {std::pair{"type", &p.type},
                               std::pair{"address", &p.address}}) {

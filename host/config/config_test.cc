@@ -269,6 +269,26 @@ TEST(ConfigTest, ProxyPluginNeedsTypeAndAddress) {
       << c.status().message();
 }
 
+TEST(ConfigTest, ProxyPluginTimeoutIsAPositiveDuration) {
+  const std::string head = "version = 2\n[proxy_plugins.p]\n  type = \"snapshot\"\n"
+                           "  address = \"/s\"\n";
+  Result<Config> c = Parse(head + "  timeout = \"1m30s\"\n", nullptr);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->proxy_plugins.at("p").timeout.value, std::chrono::seconds(90));
+  Result<Config> unset = Parse(head, nullptr);
+  ASSERT_TRUE(unset.ok()) << unset.status().ToString();
+  EXPECT_EQ(unset->proxy_plugins.at("p").timeout.value.count(), 0);
+  for (const char* bad : {"\"soon\"", "\"0s\"", "-5", "true"}) {
+    Result<Config> b = Parse(head + "  timeout = " + bad + "\n", nullptr);
+    ASSERT_FALSE(b.ok()) << bad;
+    EXPECT_EQ(b.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(b.status().message().find("config.toml:5:"), std::string::npos)
+        << b.status().message();
+    EXPECT_NE(b.status().message().find("proxy_plugins.p.timeout"), std::string::npos)
+        << b.status().message();
+  }
+}
+
 TEST(ConfigTest, MissingFileIsNotFound) {
   TempDir dir;
   Result<Config> c = LoadConfig((dir.path() / "none.toml").string(), nullptr);

@@ -170,6 +170,7 @@ TEST(ConfigRenderTest, RenderedConfigParsesBackTheSame) {
   proxy.platform = "linux/amd64";
   proxy.exports = {{"root", "/x"}, {"a.b", "y"}};
   proxy.capabilities = {"c1", "c2"};
+  proxy.timeout.value = std::chrono::seconds(5);
   c.proxy_plugins["p"] = proxy;
   TestPluginConfig plugin;
   std::map<std::string, toml::value> tables = {
@@ -205,6 +206,7 @@ TEST(ConfigRenderTest, RenderedConfigParsesBackTheSame) {
   EXPECT_EQ(back->proxy_plugins.at("p").exports, proxy.exports);
   EXPECT_EQ(back->proxy_plugins.at("p").capabilities, proxy.capabilities);
   EXPECT_EQ(back->proxy_plugins.at("p").platform, "linux/amd64");
+  EXPECT_EQ(back->proxy_plugins.at("p").timeout.value, std::chrono::seconds(5));
   ASSERT_EQ(back->plugins.size(), 2u);
 
   TestPluginConfig decoded;

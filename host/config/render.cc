@@ -152,6 +152,9 @@ void ProxyPlugins(std::ostringstream& out,
     if (!p.capabilities.empty()) {
       Line(out, 4, "capabilities", List(p.capabilities));
     }
+    if (p.timeout.value.count() > 0) {
+      Line(out, 4, "timeout", Quote(FormatDuration(p.timeout)));
+    }
   }
 }
 
