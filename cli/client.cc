@@ -54,6 +54,7 @@ std::shared_ptr<grpc::Channel> Client::channel() {
 std::unique_ptr<grpc::ClientContext> Client::NewCallContext() const {
   auto context = std::make_unique<grpc::ClientContext>();
   context->AddMetadata(kNamespaceHeader, options_.name_space);
+  if (!options_.lease.empty()) context->AddMetadata(kLeaseHeader, options_.lease);
   if (options_.timeout.count() > 0) {
     context->set_deadline(std::chrono::system_clock::now() +
                           std::chrono::duration_cast<std::chrono::microseconds>(

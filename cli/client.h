@@ -6,7 +6,8 @@
 // $CONTAINERD_ADDRESS, else ./.berth/berthd.sock (berthd's embedded default
 // when run from the same folder), always made absolute; the namespace from
 // --namespace/-n, else $CONTAINERD_NAMESPACE, else "default", sent as the
-// `containerd-namespace` metadata on every call.
+// `containerd-namespace` metadata on every call. With --lease, calls also
+// carry `containerd-lease`, so that what they create is held by that lease.
 //
 // Not thread-safe; one Client serves one command.
 #ifndef BERTH_CLI_CLIENT_H_
@@ -24,11 +25,13 @@ namespace berth::cli {
 inline constexpr char kDefaultAddress[] = ".berth/berthd.sock";
 inline constexpr char kDefaultNamespace[] = "default";
 inline constexpr char kNamespaceHeader[] = "containerd-namespace";
+inline constexpr char kLeaseHeader[] = "containerd-lease";
 
 struct ClientOptions {
   std::string address;  // socket path; absolute once resolved
   std::string name_space = kDefaultNamespace;
   std::chrono::nanoseconds timeout{};  // per call; zero = no deadline
+  std::string lease;                   // "" = none
 };
 
 // The defaults before flags apply: environment, then built-in values.

@@ -26,6 +26,8 @@ const std::vector<CommandGroup>& CommandGroups();
 
 // The group factories, one per file.
 CommandGroup ContentGroup();
+CommandGroup GcGroup();
+CommandGroup LeasesGroup();
 CommandGroup NamespacesGroup();
 CommandGroup PluginsGroup();
 CommandGroup SnapshotsGroup();

@@ -7,6 +7,8 @@ namespace berth::cli {
 const std::vector<CommandGroup>& CommandGroups() {
   static const std::vector<CommandGroup> groups = {
       ContentGroup(),
+      GcGroup(),
+      LeasesGroup(),
       NamespacesGroup(),
       PluginsGroup(),
       SnapshotsGroup(),

@@ -1,5 +1,5 @@
 // berthctl: a client for berthd.
-//   berthctl [--address|-a SOCK] [--namespace|-n NS] [--timeout DUR] <command>
+//   berthctl [--address|-a SOCK] [--namespace|-n NS] [--timeout DUR] [--lease ID] <command>
 //   ...
 // Global options come before the command; the command's own words follow it.
 #include <iostream>
@@ -28,7 +28,9 @@ po::options_description GlobalOptions() {
       ("namespace,n", po::value<std::string>(),
        "namespace (env CONTAINERD_NAMESPACE; default \"default\")")
       ("timeout", po::value<std::string>()->default_value(kDefaultTimeout),
-       "deadline of each call (Go duration, \"0s\" for none)");
+       "deadline of each call (Go duration, \"0s\" for none)")
+      ("lease", po::value<std::string>(),
+       "hold what the command creates in this lease");
   // clang-format on
   return options;
 }
@@ -49,7 +51,8 @@ void PrintHelp(const po::options_description& options) {
 // nor the value of one.
 std::size_t CommandIndex(const std::vector<std::string>& words) {
   static const std::set<std::string> kTakesValue = {"-a", "--address", "-n",
-                                                    "--namespace", "--timeout"};
+                                                    "--namespace", "--timeout",
+                                                    "--lease"};
   for (std::size_t i = 0; i < words.size(); ++i) {
     if (words[i].empty() || words[i][0] != '-') return i;
     if (kTakesValue.count(words[i])) ++i;
@@ -71,6 +74,7 @@ Result<ClientOptions> ResolveOptions(const po::variables_map& vm) {
   if (vm.count("namespace")) {
     options.name_space = vm["namespace"].as<std::string>();
   }
+  if (vm.count("lease")) options.lease = vm["lease"].as<std::string>();
   Duration timeout;
   if (!ParseDuration(vm["timeout"].as<std::string>(), timeout)) {
     return Status::InvalidArgument("invalid --timeout \"" +

@@ -3,9 +3,12 @@
 #include <utility>
 
 #include "metadata/plugin.h"
+#include "proxy_plugins.h"
 #include "services/content_service.h"
+#include "services/gc_service.h"
 #include "services/healthcheck.h"
 #include "services/introspection.h"
+#include "services/leases_service.h"
 #include "services/namespaces_service.h"
 #include "services/snapshots_service.h"
 #include "services/version.h"
@@ -21,6 +24,11 @@ std::vector<SourcedRegistration> BuiltinRegistrations(HostEnv env) {
   registrations.push_back(ContentServiceRegistration(env));
   registrations.push_back(NamespacesServiceRegistration(env));
   registrations.push_back(SnapshotsServiceRegistration(env));
+  registrations.push_back(LeasesServiceRegistration(env));
+  registrations.push_back(GcServiceRegistration(env));
+  if (env.config != nullptr) {
+    for (Registration& r : ProxyRegistrations(*env.config)) registrations.push_back(std::move(r));
+  }
 
   std::vector<SourcedRegistration> sourced;
   sourced.reserve(registrations.size());

@@ -1,15 +1,23 @@
 #include "metadata/content.h"
 
 #include <chrono>
+#include <unordered_set>
 
 #include "berth/digest.h"
 #include "containerd/services/content/v1/content.pb.h"
+#include "log/log.h"
+#include "metadata/leases.h"
 #include "services/grpc_status.h"
 
 namespace berth::host::metadata {
 namespace {
 
 namespace cpb = containerd::services::content::v1;
+
+// How long garbage collection keeps an ingest no lease holds, from its last
+// open (containerd's value).
+constexpr std::chrono::hours kUnleasedIngestLifetime{24};
+
 
 void ToProtoTime(Timestamp t, google::protobuf::Timestamp* out) {
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -51,12 +59,13 @@ Result<ContentInfo> DecodeInfo(std::string_view bytes) {
 // that already exists elsewhere (it then stands at the blob's end).
 class NamespacedWriter : public ContentWriter {
  public:
-  NamespacedWriter(NamespacedContentStore* store, std::string ns,
+  NamespacedWriter(NamespacedContentStore* store, std::string ns, std::string lease,
                    std::string backend_ref, WriterOptions options,
                    std::unique_ptr<ContentWriter> backend_writer,
                    std::int64_t shared_size)
       : store_(store),
         ns_(std::move(ns)),
+        lease_(std::move(lease)),
         backend_ref_(std::move(backend_ref)),
         options_(std::move(options)),
         w_(std::move(backend_writer)),
@@ -98,27 +107,24 @@ class NamespacedWriter : public ContentWriter {
   Status Commit(std::int64_t size, std::string_view expected,
                 const Labels& labels) override {
     BERTH_RETURN_IF_ERROR(ValidateLabels(labels));
-    std::string digest;
-    std::int64_t actual_size = 0;
-    if (!w_) {
-      if (size != 0 && size != shared_size_) {
-        return Status::FailedPrecondition(
-            "\"" + options_.ref + "\" failed size validation: " +
-            std::to_string(shared_size_) + " != " + std::to_string(size));
+    using Published = NamespacedContentStore::Published;
+    return store_->CommitIngest(ns_, options_.ref, lease_, labels, [&]() -> Result<Published> {
+      if (!w_) {
+        if (size != 0 && size != shared_size_) {
+          return Status::FailedPrecondition(
+              "\"" + options_.ref + "\" failed size validation: " +
+              std::to_string(shared_size_) + " != " + std::to_string(size));
+        }
+        if (!expected.empty() && expected != options_.expected) {
+          return Status::FailedPrecondition("\"" + options_.ref + "\" unexpected digest");
+        }
+        return Published{options_.expected, shared_size_};
       }
-      if (!expected.empty() && expected != options_.expected) {
-        return Status::FailedPrecondition("\"" + options_.ref +
-                                          "\" unexpected digest");
-      }
-      digest = options_.expected;
-      actual_size = shared_size_;
-    } else {
-      actual_size = w_->Offset();
+      const std::int64_t actual_size = w_->Offset();
       Status s = w_->Commit(size, expected, labels);
       if (!s.ok() && !s.Is(Code::kAlreadyExists)) return s;
-      digest = w_->Digest();
-    }
-    return store_->AddRecord(ns_, digest, actual_size, labels);
+      return Published{w_->Digest(), actual_size};
+    });
   }
 
  private:
@@ -148,6 +154,7 @@ class NamespacedWriter : public ContentWriter {
 
   NamespacedContentStore* store_;
   std::string ns_;
+  std::string lease_;
   std::string backend_ref_;
   WriterOptions options_;
   std::unique_ptr<ContentWriter> w_;
@@ -179,19 +186,27 @@ Result<ContentInfo> NamespacedContentStore::Update(
     std::string_view ns, const ContentInfo& info,
     const std::vector<std::string>& fieldpaths) {
   BERTH_RETURN_IF_ERROR(ValidateDigest(info.digest));
-  std::lock_guard<std::mutex> lock(db_->write_mutex());
-  auto current = Info(ns, info.digest);
-  if (!current.ok()) return current.status();
-  Status s = ApplyLabelUpdate(current->labels, info.labels, fieldpaths);
-  if (!s.ok()) {
-    return Status::InvalidArgument(s.message() + " \"" + info.digest + "\"");
+  ContentInfo updated;
+  bool dropped_gc_label = false;
+  {
+    std::shared_lock collect(db_->collection_mutex());
+    std::lock_guard<std::mutex> lock(db_->write_mutex());
+    auto current = Info(ns, info.digest);
+    if (!current.ok()) return current.status();
+    updated = *current;
+    Status s = ApplyLabelUpdate(updated.labels, info.labels, fieldpaths);
+    if (!s.ok()) {
+      return Status::InvalidArgument(s.message() + " \"" + info.digest + "\"");
+    }
+    BERTH_RETURN_IF_ERROR(ValidateLabels(updated.labels));
+    dropped_gc_label = DropsGcLabel(current->labels, updated.labels);
+    updated.updated_at = std::chrono::system_clock::now();
+    leveldb::WriteBatch batch;
+    batch.Put(keys::ContentBlob(ns, info.digest), EncodeInfo(updated));
+    BERTH_RETURN_IF_ERROR(db_->Write(batch));
   }
-  BERTH_RETURN_IF_ERROR(ValidateLabels(current->labels));
-  current->updated_at = std::chrono::system_clock::now();
-  leveldb::WriteBatch batch;
-  batch.Put(keys::ContentBlob(ns, info.digest), EncodeInfo(*current));
-  BERTH_RETURN_IF_ERROR(db_->Write(batch));
-  return current;
+  db_->Mutated(dropped_gc_label, dropped_gc_label ? kContentBackend : "");
+  return updated;
 }
 
 Status NamespacedContentStore::Walk(
@@ -216,30 +231,22 @@ Status NamespacedContentStore::Walk(
   return Status::Ok();
 }
 
-Status NamespacedContentStore::Delete(std::string_view ns, std::string_view digest) {
+Status NamespacedContentStore::Delete(std::string_view ns, std::string_view digest,
+                                      std::string_view lease) {
   BERTH_RETURN_IF_ERROR(ValidateDigest(digest));
   {
+    std::shared_lock collect(db_->collection_mutex());
     std::lock_guard<std::mutex> lock(db_->write_mutex());
     auto current = Info(ns, digest);
     if (!current.ok()) return current.status();
     leveldb::WriteBatch batch;
     batch.Delete(keys::ContentBlob(ns, digest));
     batch.Delete(keys::ContentIndex(digest, ns));
+    ReleaseResource(batch, ns, lease, kResourceContent, digest);
     BERTH_RETURN_IF_ERROR(db_->Write(batch));
   }
-  return CollectIfUnreferenced(digest);
-}
-
-Status NamespacedContentStore::CollectIfUnreferenced(std::string_view digest) {
-  // Holding the write mutex keeps a concurrent commit from adding a
-  // reference between the check and the removal.
-  std::lock_guard<std::mutex> lock(db_->write_mutex());
-  auto referenced = db_->HasPrefix(keys::ContentIndexPrefix(digest));
-  if (!referenced.ok()) return referenced.status();
-  if (*referenced) return Status::Ok();
-  Status s = backend_->Delete(digest);
-  if (s.Is(Code::kNotFound)) return Status::Ok();
-  return s;
+  db_->Mutated(true, kContentBackend);
+  return Status::Ok();
 }
 
 Result<std::unique_ptr<ContentReader>> NamespacedContentStore::ReaderAt(
@@ -250,46 +257,101 @@ Result<std::unique_ptr<ContentReader>> NamespacedContentStore::ReaderAt(
 }
 
 Result<std::unique_ptr<ContentWriter>> NamespacedContentStore::Writer(
-    std::string_view ns, const WriterOptions& options) {
+    std::string_view ns, const WriterOptions& options, std::string_view lease) {
   BERTH_RETURN_IF_ERROR(ValidateRef(options.ref));
+  if (!options.expected.empty()) BERTH_RETURN_IF_ERROR(ValidateDigest(options.expected));
   std::int64_t shared_size = -1;
-  if (!options.expected.empty()) {
-    BERTH_RETURN_IF_ERROR(ValidateDigest(options.expected));
-    if (Info(ns, options.expected).ok()) {
-      return Status::AlreadyExists("content " + options.expected);
-    }
-    auto existing = backend_->Info(options.expected);
-    if (existing.ok() && (options.total == 0 || options.total == existing->size)) {
-      shared_size = existing->size;
-    }
-  }
   std::unique_ptr<ContentWriter> backend_writer;
-  if (shared_size < 0) {
-    WriterOptions o = options;
-    o.ref = BackendRef(ns, options.ref);
-    auto w = backend_->Writer(o);
-    if (!w.ok()) return w.status();
-    backend_writer = std::move(*w);
+  {
+    std::shared_lock backend_lock(backend_mu_);
+    std::shared_lock collect(db_->collection_mutex());
+    if (!options.expected.empty()) {
+      if (Info(ns, options.expected).ok()) {
+        // As containerd does, the lease holds the blob the caller found.
+        if (!lease.empty()) {
+          std::lock_guard<std::mutex> lock(db_->write_mutex());
+          BERTH_RETURN_IF_ERROR(CheckLease(*db_, ns, lease));
+          leveldb::WriteBatch batch;
+          HoldResource(batch, ns, lease, kResourceContent, options.expected);
+          BERTH_RETURN_IF_ERROR(db_->Write(batch));
+        }
+        return Status::AlreadyExists("content " + options.expected);
+      }
+      auto existing = backend_->Info(options.expected);
+      if (existing.ok() && (options.total == 0 || options.total == existing->size)) {
+        shared_size = existing->size;
+      }
+    }
+    BERTH_RETURN_IF_ERROR(
+        RecordIngest(ns, options.ref, shared_size < 0 ? "" : options.expected, lease));
+    if (shared_size < 0) {
+      WriterOptions o = options;
+      o.ref = BackendRef(ns, options.ref);
+      auto w = backend_->Writer(o);
+      if (!w.ok()) return w.status();  // the record expires (or goes with the lease)
+      backend_writer = std::move(*w);
+    }
   }
+  db_->Mutated(false);
   return std::unique_ptr<ContentWriter>(std::make_unique<NamespacedWriter>(
-      this, std::string(ns), BackendRef(ns, options.ref), options,
+      this, std::string(ns), std::string(lease), BackendRef(ns, options.ref), options,
       std::move(backend_writer), shared_size < 0 ? 0 : shared_size));
 }
 
-Status NamespacedContentStore::AddRecord(std::string_view ns, std::string_view digest,
-                                         std::int64_t size, const Labels& labels) {
+Status NamespacedContentStore::RecordIngest(std::string_view ns, std::string_view ref,
+                                            std::string_view shared_digest,
+                                            std::string_view lease) {
   std::lock_guard<std::mutex> lock(db_->write_mutex());
-  if (Info(ns, digest).ok()) return Status::AlreadyExists("content " + std::string(digest));
-  ContentInfo info;
-  info.digest = std::string(digest);
-  info.size = size;
-  info.created_at = info.updated_at = std::chrono::system_clock::now();
-  info.labels = labels;
+  BERTH_RETURN_IF_ERROR(CheckLease(*db_, ns, lease));
+  ContentInfo record;
+  record.digest = std::string(shared_digest);
+  record.created_at = record.updated_at = std::chrono::system_clock::now();
+  if (lease.empty()) {
+    record.labels[std::string(kLabelGcExpire)] =
+        FormatRfc3339(record.created_at + kUnleasedIngestLifetime);
+  }
   leveldb::WriteBatch batch;
   BERTH_RETURN_IF_ERROR(db_->EnsureNamespace(ns, batch));
-  batch.Put(keys::ContentBlob(ns, digest), EncodeInfo(info));
-  batch.Put(keys::ContentIndex(digest, ns), "");
-  return db_->Write(batch);
+  batch.Put(keys::ContentIngest(ns, ref), EncodeInfo(record));
+  HoldResource(batch, ns, lease, kResourceIngests, ref);
+  // Not synced: should the machine lose it, the ingest's bytes are collected
+  // as an orphan and the client starts the upload over (a process crash
+  // loses nothing; the commit, which publishes the blob, is synced).
+  return db_->Write(batch, /*sync=*/false);
+}
+
+Status NamespacedContentStore::CommitIngest(std::string_view ns, std::string_view ref,
+                                            std::string_view lease, const Labels& labels,
+                                            const std::function<Result<Published>()>& publish) {
+  {
+    std::shared_lock backend_lock(backend_mu_);
+    std::shared_lock collect(db_->collection_mutex());
+    auto published = publish();
+    if (!published.ok()) return published.status();
+    std::lock_guard<std::mutex> lock(db_->write_mutex());
+    leveldb::WriteBatch batch;
+    batch.Delete(keys::ContentIngest(ns, ref));
+    ReleaseResource(batch, ns, lease, kResourceIngests, ref);
+    if (Info(ns, published->digest).ok()) {
+      BERTH_RETURN_IF_ERROR(db_->Write(batch));
+      return Status::AlreadyExists("content " + published->digest);
+    }
+    // A lease that went meanwhile fails the commit; the blob, recorded
+    // nowhere, is left to the next collection.
+    BERTH_RETURN_IF_ERROR(CheckLease(*db_, ns, lease));
+    ContentInfo info;
+    info.digest = published->digest;
+    info.size = published->size;
+    info.created_at = info.updated_at = std::chrono::system_clock::now();
+    info.labels = labels;
+    BERTH_RETURN_IF_ERROR(db_->EnsureNamespace(ns, batch));
+    batch.Put(keys::ContentBlob(ns, info.digest), EncodeInfo(info));
+    batch.Put(keys::ContentIndex(info.digest, ns), "");
+    HoldResource(batch, ns, lease, kResourceContent, info.digest);
+    BERTH_RETURN_IF_ERROR(db_->Write(batch));
+  }
+  db_->Mutated(false);
+  return Status::Ok();
 }
 
 Result<IngestStatus> NamespacedContentStore::GetStatus(std::string_view ns,
@@ -320,13 +382,89 @@ Result<std::vector<IngestStatus>> NamespacedContentStore::ListStatuses(
   return out;
 }
 
-Status NamespacedContentStore::Abort(std::string_view ns, std::string_view ref) {
+Status NamespacedContentStore::Abort(std::string_view ns, std::string_view ref,
+                                     std::string_view lease) {
   BERTH_RETURN_IF_ERROR(ValidateRef(ref));
+  bool recorded = false;
+  {
+    std::shared_lock collect(db_->collection_mutex());
+    std::lock_guard<std::mutex> lock(db_->write_mutex());
+    auto record = db_->Get(keys::ContentIngest(ns, ref));
+    if (!record.ok()) return record.status();
+    recorded = record->has_value();
+    if (recorded) {
+      leveldb::WriteBatch batch;
+      batch.Delete(keys::ContentIngest(ns, ref));
+      ReleaseResource(batch, ns, lease, kResourceIngests, ref);
+      BERTH_RETURN_IF_ERROR(db_->Write(batch));
+    }
+  }
+  // A shared writer that never wrote has no backend ingest.
   Status s = backend_->Abort(BackendRef(ns, ref));
+  if (recorded) db_->Mutated(true, kContentBackend);
   if (s.Is(Code::kNotFound)) {
+    if (recorded) return Status::Ok();
     return Status::NotFound("ingest ref \"" + std::string(ref) + "\"");
   }
   return s;
+}
+
+Status NamespacedContentStore::Referenced(std::unordered_set<std::string>& digests,
+                                          std::unordered_set<std::string>& ingests) const {
+  const std::string_view root = keys::kContentIndexRoot;
+  BERTH_RETURN_IF_ERROR(db_->Scan(root, [&](std::string_view key, std::string_view) {
+    std::string_view rest = key.substr(root.size());
+    digests.emplace(rest.substr(0, rest.find('/')));
+    return true;
+  }));
+  auto namespaces = db_->ListNamespaces();
+  if (!namespaces.ok()) return namespaces.status();
+  for (const NamespaceRecord& ns : *namespaces) {
+    const std::string prefix = keys::ContentIngestPrefix(ns.name);
+    BERTH_RETURN_IF_ERROR(db_->Scan(prefix, [&](std::string_view key, std::string_view value) {
+      ingests.insert(BackendRef(ns.name, key.substr(prefix.size())));
+      auto record = DecodeInfo(value);
+      if (record.ok() && !record->digest.empty()) digests.insert(record->digest);
+      return true;
+    }));
+  }
+  return Status::Ok();
+}
+
+Result<NamespacedContentStore::BackendCounts> NamespacedContentStore::CollectBackend() {
+  std::unique_lock backend_lock(backend_mu_);
+  std::unordered_set<std::string> digests, ingests;
+  BERTH_RETURN_IF_ERROR(Referenced(digests, ingests));
+  std::vector<std::string> unreferenced;
+  BERTH_RETURN_IF_ERROR(backend_->Walk(filters::Filter(), [&](const ContentInfo& info) {
+    if (!digests.count(info.digest)) unreferenced.push_back(info.digest);
+    return Status::Ok();
+  }));
+  BackendCounts counts;
+  for (const std::string& digest : unreferenced) {
+    Status s = backend_->Delete(digest);
+    if (s.ok()) {
+      ++counts.blobs;
+    } else if (!s.Is(Code::kNotFound)) {
+      ++counts.errors;
+      log::Warn("garbage collection could not remove a blob",
+                {{"digest", digest}, {"error", s.ToString()}});
+    }
+  }
+  auto statuses = backend_->ListStatuses(filters::Filter());
+  if (!statuses.ok()) return statuses.status();
+  for (const IngestStatus& st : *statuses) {
+    if (ingests.count(st.ref)) continue;
+    Status s = backend_->Abort(st.ref);
+    if (s.ok()) {
+      ++counts.ingests;
+    } else if (!s.Is(Code::kNotFound)) {
+      ++counts.errors;
+      log::Warn("garbage collection could not abort an ingest",
+                {{"ref", st.ref}, {"error", s.ToString()}});
+    }
+  }
+  return counts;
 }
 
 }  // namespace berth::host::metadata

@@ -8,18 +8,33 @@
 //   AlreadyExists. If another namespace has it, the writer starts at the
 //   blob's end and a commit only adds the record — the bytes are not sent
 //   again. Writing anyway copies the blob into a fresh ingest first.
-// - Ingest refs are per namespace: the backend sees "<ns>/<ref>".
-// - Delete removes the namespace's record; the blob itself is removed once no
-//   namespace refers to it (CollectIfUnreferenced, the garbage-collection hook).
+// - Ingest refs are per namespace: the backend sees "<ns>/<ref>". Opening a
+//   writer records the ingest (v1/n/<ns>/content/ingest/<ref>, db.h): held by
+//   the caller's lease while it lives, or else kept by garbage collection for
+//   24 hours from the last open (containerd's rule). Commit and Abort drop
+//   the record.
+// - Leases: a writer opened with a lease puts the ingest in the lease, and
+//   its commit the blob; Delete and Abort drop the caller's lease's hold. A
+//   lease that does not exist is NotFound.
+// - Delete removes only the namespace's record (as containerd does): the
+//   blob stays on disk until a garbage collection finds that no record and no
+//   ingest refers to it (CollectBackend).
 //
-// Thread-safe: metadata changes go through MetadataStore's write mutex; the
-// backend is thread-safe. Writers are single-owner.
+// Thread-safe: metadata changes go through MetadataStore's locks (db.h); the
+// backend is thread-safe. Writers open and commit holding backend_mutex()
+// shared, so that CollectBackend, which holds it exclusively, never removes
+// a blob or an ingest between its creation and its record. Writers are
+// single-owner.
 #ifndef BERTH_HOST_METADATA_CONTENT_H_
 #define BERTH_HOST_METADATA_CONTENT_H_
 
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "berth/content.h"
@@ -36,30 +51,61 @@ class NamespacedContentStore {
                              const std::vector<std::string>& fieldpaths);
   Status Walk(std::string_view ns, const filters::Filter& filter,
               const std::function<Status(const ContentInfo&)>& fn);
-  Status Delete(std::string_view ns, std::string_view digest);
+  // NotFound when the namespace has no such blob.
+  Status Delete(std::string_view ns, std::string_view digest, std::string_view lease = "");
   Result<std::unique_ptr<ContentReader>> ReaderAt(std::string_view ns,
                                                   std::string_view digest);
+  // Opens (or resumes) an ingest, held by `lease` when given. AlreadyExists
+  // when the namespace has the expected blob (which `lease` then holds).
   Result<std::unique_ptr<ContentWriter>> Writer(std::string_view ns,
-                                                const WriterOptions& options);
+                                                const WriterOptions& options,
+                                                std::string_view lease = "");
   Result<IngestStatus> GetStatus(std::string_view ns, std::string_view ref);
   Result<std::vector<IngestStatus>> ListStatuses(std::string_view ns,
                                                  const filters::Filter& filter);
-  Status Abort(std::string_view ns, std::string_view ref);
+  // Removes the ingest (its record and its bytes). NotFound when neither
+  // exists.
+  Status Abort(std::string_view ns, std::string_view ref, std::string_view lease = "");
 
-  // Records `digest` (of `size` bytes, with `labels`) in `ns`. AlreadyExists
-  // when the namespace already has it. Used by writers on commit.
-  Status AddRecord(std::string_view ns, std::string_view digest, std::int64_t size,
-                   const Labels& labels);
-  // Removes the blob from the backend when no namespace refers to it.
-  Status CollectIfUnreferenced(std::string_view digest);
+  // A writer's commit: runs `publish` (the backend commit, returning the
+  // digest and size) and then, in one batch, records the blob in `ns` with
+  // `labels`, drops the ingest record `ref` and moves `lease`'s hold from the
+  // ingest to the blob. AlreadyExists when the namespace already has it.
+  struct Published {
+    std::string digest;
+    std::int64_t size = 0;
+  };
+  Status CommitIngest(std::string_view ns, std::string_view ref, std::string_view lease,
+                      const Labels& labels, const std::function<Result<Published>()>& publish);
+
+  // A collection's backend phase: removes every blob that no namespace's
+  // record and no ingest refers to, and every backend ingest no ingest
+  // record names (orphans left by a crash included). A removal that fails is
+  // counted and skipped (the next collection retries it).
+  struct BackendCounts {
+    std::int64_t blobs = 0;
+    std::int64_t ingests = 0;
+    std::int64_t errors = 0;
+  };
+  Result<BackendCounts> CollectBackend();
 
   ContentStore& backend() { return *backend_; }
+  std::shared_mutex& backend_mutex() { return backend_mu_; }
 
  private:
   static std::string BackendRef(std::string_view ns, std::string_view ref);
+  // Records the ingest `ref` (standing on `shared_digest`, "" for none).
+  // REQUIRES: collection lock held shared.
+  Status RecordIngest(std::string_view ns, std::string_view ref,
+                      std::string_view shared_digest, std::string_view lease);
+  // Digests some record or ingest refers to, and the backend refs of every
+  // recorded ingest.
+  Status Referenced(std::unordered_set<std::string>& digests,
+                    std::unordered_set<std::string>& ingests) const;
 
   MetadataStore* db_;
   std::shared_ptr<ContentStore> backend_;
+  std::shared_mutex backend_mu_;
 };
 
 }  // namespace berth::host::metadata

@@ -29,10 +29,69 @@ std::string ContentIndexPrefix(std::string_view digest) {
 std::string ContentIndex(std::string_view digest, std::string_view ns) {
   return ContentIndexPrefix(digest) + std::string(ns);
 }
+std::string ContentIngestPrefix(std::string_view ns) {
+  return NamespaceData(ns) + "content/ingest/";
+}
+std::string ContentIngest(std::string_view ns, std::string_view ref) {
+  return ContentIngestPrefix(ns) + std::string(ref);
+}
 std::string SnapshotPrefix(std::string_view ns, std::string_view snapshotter) {
   return NamespaceData(ns) + "snapshots/" + std::string(snapshotter) + "/";
 }
+std::string SnapshotChildrenPrefix(std::string_view ns, std::string_view snapshotter,
+                                   std::string_view parent) {
+  return NamespaceData(ns) + "snapshot-children/" + std::string(snapshotter) + "/" +
+         std::to_string(parent.size()) + "/" + std::string(parent) + "/";
+}
+std::string SnapshotChild(std::string_view ns, std::string_view snapshotter,
+                          std::string_view parent, std::string_view child) {
+  return SnapshotChildrenPrefix(ns, snapshotter, parent) + std::string(child);
+}
+std::string LeasePrefix(std::string_view ns) { return NamespaceData(ns) + "leases/"; }
+std::string Lease(std::string_view ns, std::string_view id) {
+  return LeasePrefix(ns) + std::string(id);
+}
+std::string LeaseResourcePrefix(std::string_view ns, std::string_view id) {
+  return Lease(ns, id) + "/";
+}
+std::string LeaseResource(std::string_view ns, std::string_view id, std::string_view type,
+                          std::string_view resource_id) {
+  return LeaseResourcePrefix(ns, id) + std::string(type) + "/" + std::string(resource_id);
+}
 }  // namespace keys
+
+std::string SnapshotterBackend(std::string_view snapshotter) {
+  return "snapshots/" + std::string(snapshotter);
+}
+
+void MetadataStore::OnMutation(std::function<void(bool deletion)> fn) {
+  std::lock_guard lock(mutation_mu_);
+  callbacks_.push_back(std::move(fn));
+}
+
+void MetadataStore::Mutated(bool deletion, std::string_view dirty_backend) {
+  std::vector<std::function<void(bool)>> callbacks;
+  {
+    std::lock_guard lock(mutation_mu_);
+    ++mutations_.mutations;
+    if (deletion) ++mutations_.deletions;
+    if (!dirty_backend.empty()) mutations_.dirty.emplace(dirty_backend);
+    callbacks = callbacks_;
+  }
+  for (const auto& fn : callbacks) fn(deletion);
+}
+
+void MetadataStore::MarkDirty(std::string_view backend) {
+  std::lock_guard lock(mutation_mu_);
+  mutations_.dirty.emplace(backend);
+}
+
+MutationCounts MetadataStore::TakeMutations() {
+  std::lock_guard lock(mutation_mu_);
+  MutationCounts taken = std::move(mutations_);
+  mutations_ = MutationCounts{};
+  return taken;
+}
 
 Status FromLevelDb(const leveldb::Status& s, std::string_view what) {
   if (s.ok()) return Status::Ok();

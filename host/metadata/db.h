@@ -2,30 +2,62 @@
 // (<root>/io.containerd.metadata.v1.leveldb/meta.db), and the namespaces in it.
 //
 // Key schema (frozen on disk; every key is "/"-separated text, and neither
-// namespace names nor digests contain "/"):
+// namespace names, lease ids, snapshotter names nor digests contain "/"):
 //
 //   v1/namespaces/<ns>                       Namespace proto (name, labels)
 //   v1/n/<ns>/content/blob/<digest>          content Info proto (size,
 //                                            created_at, updated_at, labels)
-//   v1/n/<ns>/leases/<id>/...                reserved: leases
-//   v1/n/<ns>/snapshots/<snapshotter>/<key>  reserved: snapshot records
+//   v1/n/<ns>/content/ingest/<ref>           an ingest the namespace has open:
+//                                            content Info proto whose digest is
+//                                            the blob a shared writer stands on
+//                                            ("" when it writes its own bytes),
+//                                            and, unless a lease holds it, the
+//                                            label containerd.io/gc.expire
+//                                            (RFC 3339). The backend's ref is
+//                                            "<ns>/<ref>".
+//   v1/n/<ns>/snapshots/<snapshotter>/<key>  snapshot record (see snapshots.h)
+//   v1/n/<ns>/snapshot-children/<snapshotter>/<n>/<parent>/<child>
+//                                            "" — `child`'s parent is `parent`,
+//                                            whose length in bytes is <n> (so
+//                                            keys holding "/" cannot collide)
+//   v1/n/<ns>/leases/<id>                    Lease proto (id, created_at, labels)
+//   v1/n/<ns>/leases/<id>/content/<digest>   "" — resources the lease holds;
+//   v1/n/<ns>/leases/<id>/ingests/<ref>      the part after "<id>/" is the
+//   v1/n/<ns>/leases/<id>/snapshots/<snapshotter>/<key>
+//                                            resource's type and id as the
+//                                            leases API names them
 //   v1/index/content/<digest>/<ns>           "" — which namespaces refer to a
-//                                            blob (the blob goes with the last)
+//                                            blob
+//   v1/snapshot-seq/<snapshotter>            last backend key number handed out
 //
 // Everything stored under v1/n/<ns>/ counts as the namespace's contents: a
 // namespace with any such key cannot be deleted. The component after
-// "v1/n/<ns>/" names the kind ("content", "snapshots", ...).
+// "v1/n/<ns>/" names the kind ("content", "snapshots", "leases", ...); garbage
+// collection (gc.h) reads every kind in one pass.
+//
+// Nothing is removed from a backend when a record goes: a blob, an ingest's
+// bytes or a backend snapshot is freed by the next garbage collection once no
+// record refers to it.
 //
 // Thread-safety: reads are safe from any thread (LevelDB). Read-modify-write
 // transactions hold write_mutex() from their first read to their Write, and
-// put every key they change in one WriteBatch.
+// put every key they change in one WriteBatch. Changes that may add a
+// reference (new records, labels, lease resources) also hold
+// collection_mutex() shared from their first read to their Write (backend
+// calls in between included), so that a collection, which holds it
+// exclusively while it marks and sweeps, never sees half of one. Lock order:
+// a snapshotter's or the content store's own lock, collection_mutex(),
+// write_mutex().
 #ifndef BERTH_HOST_METADATA_DB_H_
 #define BERTH_HOST_METADATA_DB_H_
 
 #include <functional>
 #include <memory>
+#include <cstdint>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,9 +79,38 @@ std::string ContentBlob(std::string_view ns, std::string_view digest);
 std::string ContentBlobPrefix(std::string_view ns);
 std::string ContentIndex(std::string_view digest, std::string_view ns);
 std::string ContentIndexPrefix(std::string_view digest);
-// Reserved for snapshot records: "v1/n/<ns>/snapshots/<snapshotter>/".
+inline constexpr std::string_view kNamespaceDataRoot = "v1/n/";
+inline constexpr std::string_view kContentIndexRoot = "v1/index/content/";
+std::string ContentIngest(std::string_view ns, std::string_view ref);
+std::string ContentIngestPrefix(std::string_view ns);
+// Snapshot records: "v1/n/<ns>/snapshots/<snapshotter>/".
 std::string SnapshotPrefix(std::string_view ns, std::string_view snapshotter);
+std::string SnapshotChildrenPrefix(std::string_view ns, std::string_view snapshotter,
+                                   std::string_view parent);
+std::string SnapshotChild(std::string_view ns, std::string_view snapshotter,
+                          std::string_view parent, std::string_view child);
+// "v1/n/<ns>/leases/".
+std::string LeasePrefix(std::string_view ns);
+std::string Lease(std::string_view ns, std::string_view id);
+// A lease's resources: Lease(ns, id) + "/".
+std::string LeaseResourcePrefix(std::string_view ns, std::string_view id);
+// `type` is "content", "ingests" or "snapshots/<snapshotter>".
+std::string LeaseResource(std::string_view ns, std::string_view id, std::string_view type,
+                          std::string_view resource_id);
 }  // namespace keys
+
+// The storage a collection's backend phase may have to free: the content
+// store ("content") or one snapshotter ("snapshots/<name>").
+inline constexpr std::string_view kContentBackend = "content";
+std::string SnapshotterBackend(std::string_view snapshotter);
+
+// What changed since the last collection (MetadataStore::TakeMutations).
+struct MutationCounts {
+  std::int64_t mutations = 0;   // committed changes
+  std::int64_t deletions = 0;   // of which removed a reference
+  bool all_dirty = false;       // no collection ran yet: every backend may hold garbage
+  std::set<std::string> dirty;  // backends that lost a reference
+};
 
 struct NamespaceRecord {
   std::string name;
@@ -65,6 +126,19 @@ class MetadataStore {
 
   leveldb::DB* db() { return db_.get(); }
   std::mutex& write_mutex() { return write_mu_; }
+  std::shared_mutex& collection_mutex() { return collect_mu_; }
+
+  // --- mutations ---
+  // Registers `fn`, called by Mutated (see berth/gc.h, OnMutation).
+  void OnMutation(std::function<void(bool deletion)> fn);
+  // Reports a committed change: counts it, marks `dirty_backend` (if any) as
+  // holding storage a collection may free, and calls the callbacks. Call
+  // after the write, with no lock held.
+  void Mutated(bool deletion, std::string_view dirty_backend = "");
+  // Marks a backend dirty without counting a change (a collection's sweep).
+  void MarkDirty(std::string_view backend);
+  // The counts and dirty backends since the last call; resets them.
+  MutationCounts TakeMutations();
 
   // Applies `batch` atomically; `sync` waits for it to reach the disk.
   Status Write(leveldb::WriteBatch& batch, bool sync = true);
@@ -97,6 +171,11 @@ class MetadataStore {
 
   std::unique_ptr<leveldb::DB> db_;
   std::mutex write_mu_;
+  std::shared_mutex collect_mu_;
+
+  std::mutex mutation_mu_;  // guards the fields below
+  std::vector<std::function<void(bool)>> callbacks_;
+  MutationCounts mutations_{0, 0, true, {}};
 };
 
 // Status for a LevelDB error.

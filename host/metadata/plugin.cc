@@ -1,23 +1,181 @@
 #include "metadata/plugin.h"
 
+#include <utility>
+
 #include "berth/init_context.h"
 #include "berth/plugin_types.h"
+#include "berth/snapshotter.h"
+#include "log/log.h"
 
 namespace berth::host::metadata {
 
 MetadataPlugin::MetadataPlugin(std::unique_ptr<MetadataStore> db,
                                std::shared_ptr<ContentStore> content)
-    : db_(std::move(db)), content_(db_.get(), std::move(content)) {}
+    : db_(std::move(db)), content_(db_.get(), std::move(content)), leases_(db_.get()) {}
 
 MetadataPlugin::~MetadataPlugin() = default;
 
-Result<std::shared_ptr<MetadataPlugin>> OpenMetadata(
-    const std::string& root, std::shared_ptr<ContentStore> content) {
+NamespacedSnapshotter& MetadataPlugin::AddSnapshotter(const std::string& id,
+                                                      std::shared_ptr<Snapshotter> backend) {
+  auto namespaced = std::make_unique<NamespacedSnapshotter>(db_.get(), id, std::move(backend));
+  return *(snapshotters_[id] = std::move(namespaced));
+}
+
+NamespacedSnapshotter* MetadataPlugin::snapshotter(const std::string& id) {
+  auto it = snapshotters_.find(id);
+  return it == snapshotters_.end() ? nullptr : it->second.get();
+}
+
+void MetadataPlugin::OnMutation(std::function<void(bool deletion)> fn) {
+  db_->OnMutation(std::move(fn));
+}
+
+void MetadataPlugin::AddGcKind(std::string kind, GcKindScanner scanner) {
+  gc_kinds_[std::move(kind)] = std::move(scanner);
+}
+
+Status MetadataPlugin::Close() {
+  backend_runner_.Stop();
+  return Status::Ok();
+}
+
+std::map<std::string, GcBackendRunner::Job> MetadataPlugin::BackendJobs(
+    const std::set<std::string>& dirty, bool all) {
+  std::map<std::string, GcBackendRunner::Job> jobs;
+  MetadataStore* db = db_.get();
+  const std::string content(kContentBackend);
+  if (all || dirty.count(content)) {
+    jobs[content] = [this, db, content] {
+      GcBackendRunner::Outcome out;
+      auto counts = content_.CollectBackend();
+      if (!counts.ok()) {
+        out.status = counts.status();
+        db->MarkDirty(content);  // try again next time
+        log::Warn("content cleanup failed", {{"error", out.status.ToString()}});
+        return out;
+      }
+      out.blobs = counts->blobs;
+      out.ingests = counts->ingests;
+      out.errors = counts->errors;
+      if (out.errors > 0) db->MarkDirty(content);
+      return out;
+    };
+  }
+  for (auto& [id, sn] : snapshotters_) {
+    const std::string backend = SnapshotterBackend(id);
+    if (!all && !dirty.count(backend)) continue;
+    NamespacedSnapshotter* target = sn.get();
+    jobs[backend] = [db, target, backend] {
+      GcBackendRunner::Outcome out;
+      NamespacedSnapshotter::CleanupCounts counts;
+      out.status = target->Cleanup(&counts);
+      out.snapshots = counts.removed;
+      out.errors = counts.errors;
+      if (!out.status.ok() || out.errors > 0) db->MarkDirty(backend);
+      if (!out.status.ok()) {
+        log::Warn("snapshot cleanup failed",
+                  {{"snapshotter", target->name()}, {"error", out.status.ToString()}});
+      }
+      return out;
+    };
+  }
+  return jobs;
+}
+
+Result<gc::Stats> MetadataPlugin::GarbageCollect() {
+  using Clock = std::chrono::steady_clock;
+  std::lock_guard run(gc_run_mu_);
+  gc::Stats stats;
+  std::set<std::string> dirty;
+  MutationCounts changes;
+  {
+    // Changes wait from here to the end of the sweep; reads go on.
+    std::unique_lock collect(db_->collection_mutex());
+    const auto start = Clock::now();
+    GcCollection collection;
+    BERTH_RETURN_IF_ERROR(collection.Mark(*db_, gc_kinds_, std::chrono::system_clock::now()));
+    const auto marked = Clock::now();
+    leveldb::WriteBatch batch;
+    GcSweepCounts swept;
+    collection.Sweep(batch, swept, dirty);
+    if (swept.records > 0) {
+      std::lock_guard write(db_->write_mutex());
+      BERTH_RETURN_IF_ERROR(db_->Write(batch));
+    }
+    stats.mark = marked - start;
+    stats.sweep = Clock::now() - marked;
+    stats.records_removed = swept.records;
+    stats.leases_removed = swept.leases;
+    changes = db_->TakeMutations();
+  }
+  dirty.insert(changes.dirty.begin(), changes.dirty.end());
+  // The backends, outside the pause: the sweep is durable, so a crash from
+  // here on leaves only storage no record names, which the next run frees.
+  const auto backend_start = Clock::now();
+  GcBackendRunner::Summary summary =
+      backend_runner_.Run(BackendJobs(dirty, changes.all_dirty), backend_wait_);
+  stats.backend = Clock::now() - backend_start;
+  for (const std::string& name : summary.busy) db_->MarkDirty(name);
+  for (const std::string& name : summary.pending) {
+    log::Warn("backend cleanup still running", {{"backend", name}});
+  }
+  stats.content_removed = summary.total.blobs;
+  stats.ingests_removed = summary.total.ingests;
+  stats.snapshots_removed = summary.total.snapshots;
+  stats.backend_errors = summary.total.errors + static_cast<std::int64_t>(summary.failed.size());
+  stats.backends_pending = static_cast<std::int64_t>(summary.pending.size());
+  return stats;
+}
+
+Result<std::shared_ptr<MetadataPlugin>> OpenMetadata(const std::string& root,
+                                                     std::shared_ptr<ContentStore> content) {
   auto db = MetadataStore::Open(root + "/meta.db");
   if (!db.ok()) return db.status();
   return std::make_shared<MetadataPlugin>(std::move(*db), std::move(content));
 }
 
+namespace {
+
+// The id of content-local, io.containerd.content.v1.content.
+constexpr char kDefaultContentStore[] = "content";
+
+// The content store per MetadataConfig::content_store (see plugin.h).
+Result<std::shared_ptr<ContentStore>> ChooseContentStore(InitContext& ctx,
+                                                         const std::string& named) {
+  if (!named.empty()) {
+    auto chosen = ctx.GetByIDAs<ContentStore>(types::kContent, named);
+    if (!chosen.ok()) return chosen.status().Annotate("content_store \"" + named + "\"");
+    return chosen;
+  }
+  auto all = ctx.GetAll(types::kContent);
+  if (all.empty()) return Status::NotFound("no content store is loaded");
+  auto it = all.find(kDefaultContentStore);
+  if (it == all.end()) it = all.begin();
+  auto store = std::dynamic_pointer_cast<ContentStore>(it->second);
+  if (!store) return Status::InvalidArgument("content plugin " + it->first + " is no content store");
+  if (all.size() > 1) {
+    ctx.log().Info("several content stores are loaded; using \"" + it->first +
+                   "\" (set content_store to choose)");
+  }
+  return store;
+}
+
+// Wraps every loaded snapshotter and repairs what a crash left: storage
+// without a record (and records without storage) may stop a snapshotter from
+// handing out new snapshots cleanly, so each is cleaned up once before
+// serving, as containerd's first garbage collection does.
+void AddSnapshotters(InitContext& ctx, MetadataPlugin& md) {
+  for (auto& [id, plugin] : ctx.GetAll(types::kSnapshotter)) {
+    auto sn = std::dynamic_pointer_cast<Snapshotter>(plugin);
+    if (!sn) continue;
+    Status cleaned = md.AddSnapshotter(id, std::move(sn)).Cleanup();
+    if (!cleaned.ok()) {
+      ctx.log().Warn("cleanup of snapshotter " + id + " failed: " + cleaned.ToString());
+    }
+  }
+}
+
+}  // namespace
 }  // namespace berth::host::metadata
 
 namespace berth::host {
@@ -27,11 +185,15 @@ Registration MetadataRegistration(HostEnv) {
   r.type = std::string(types::kMetadata);
   r.id = "leveldb";
   r.required_types = {std::string(types::kContent)};
+  r.optional_types = {std::string(types::kSnapshotter)};
+  r.config = [] { return std::make_unique<metadata::MetadataConfig>(); };
   r.init = [](InitContext& ctx) -> Result<std::shared_ptr<Plugin>> {
-    auto content = ctx.GetAs<ContentStore>(types::kContent);
-    if (!content.ok()) return content.status().Annotate("content store");
+    const auto& config = ctx.Config<metadata::MetadataConfig>();
+    auto content = metadata::ChooseContentStore(ctx, config.content_store);
+    if (!content.ok()) return content.status();
     auto md = metadata::OpenMetadata(ctx.root(), std::move(*content));
     if (!md.ok()) return md.status();
+    metadata::AddSnapshotters(ctx, **md);
     return std::shared_ptr<Plugin>(std::move(*md));
   };
   return r;

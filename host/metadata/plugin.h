@@ -1,39 +1,106 @@
 // io.containerd.metadata.v1.leveldb: the metadata plugin. Requires the
-// content type; opens <root>/meta.db (root = <daemon root>/
-// io.containerd.metadata.v1.leveldb) and offers the MetadataStore and the
-// namespaced content view to the services and to other metadata users.
+// content and snapshotter types; opens <root>/meta.db (root = <daemon root>/
+// io.containerd.metadata.v1.leveldb) and offers the MetadataStore, the
+// namespaced content view and one namespaced view per snapshotter to the
+// services and to other metadata users.
 //
-// Thread-safe (see MetadataStore and NamespacedContentStore).
+// Which content store: when several io.containerd.content.v1 plugins are
+// loaded (content-local, id "content", and proxies, say), the config key
+// `content_store` names the one to use. Unset, the choice is deterministic:
+// "content" when it is loaded, otherwise the first by id; the choice is logged
+// whenever there was more than one candidate.
+//
+// Garbage collection: the plugin is the daemon's GarbageCollector
+// (berth/gc.h). GarbageCollect marks and sweeps the records (gc.h) with
+// changes paused (reads go on), then frees the backends' storage outside
+// that pause: the content store when blobs or ingests lost a record, each
+// snapshotter that lost one (and every backend on the first run, which also
+// collects what a crash left). Each backend's part runs on its own thread
+// (GcBackendRunner); a collection waits for them up to backend_wait().
+//
+// Thread-safe (see MetadataStore, NamespacedContentStore and
+// NamespacedSnapshotter); collections are serialised. The snapshotter map
+// and the gc kinds are fixed at init.
 #ifndef BERTH_HOST_METADATA_PLUGIN_H_
 #define BERTH_HOST_METADATA_PLUGIN_H_
 
+#include <chrono>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
+#include "berth/config.h"
 #include "berth/content.h"
+#include "berth/gc.h"
 #include "berth/plugin.h"
 #include "builtins.h"
 #include "metadata/content.h"
 #include "metadata/db.h"
+#include "metadata/gc.h"
+#include "metadata/gc_backend.h"
+#include "metadata/leases.h"
+#include "metadata/snapshots.h"
 
 namespace berth::host::metadata {
 
-class MetadataPlugin final : public Plugin {
+struct MetadataConfig : PluginConfig {
+  // The id of the io.containerd.content.v1 plugin to store blobs in; "" picks
+  // as described above.
+  std::string content_store;
+  void Describe(ConfigFields& f) override { f.Field("content_store", content_store); }
+};
+
+using SnapshotterMap = std::map<std::string, std::unique_ptr<NamespacedSnapshotter>>;
+
+class MetadataPlugin final : public GarbageCollector {
  public:
-  MetadataPlugin(std::unique_ptr<MetadataStore> db,
-                 std::shared_ptr<ContentStore> content);
+  MetadataPlugin(std::unique_ptr<MetadataStore> db, std::shared_ptr<ContentStore> content);
   ~MetadataPlugin() override;
 
   MetadataStore& db() { return *db_; }
   NamespacedContentStore& content() { return content_; }
+  LeaseStore& leases() { return leases_; }
+
+  // Wraps `backend` as the snapshotter `id` (before serving starts).
+  NamespacedSnapshotter& AddSnapshotter(const std::string& id,
+                                        std::shared_ptr<Snapshotter> backend);
+  // The snapshotter `id`, or nullptr.
+  NamespacedSnapshotter* snapshotter(const std::string& id);
+  const SnapshotterMap& snapshotters() const { return snapshotters_; }
+
+  // --- GarbageCollector ---
+  Result<gc::Stats> GarbageCollect() override;
+  void OnMutation(std::function<void(bool deletion)> fn) override;
+
+  // Adds a kind of record that keeps things alive (containers, images; see
+  // GcKindScanner). Before serving starts.
+  void AddGcKind(std::string kind, GcKindScanner scanner);
+  // How long GarbageCollect waits for the backends (default 60 s); a backend
+  // still busy then is reported in Stats::backends_pending.
+  std::chrono::milliseconds backend_wait() const { return backend_wait_; }
+  void set_backend_wait(std::chrono::milliseconds wait) { backend_wait_ = wait; }
+
+  // Waits for running backend cleanups.
+  Status Close() override;
 
  private:
+  // The backend jobs for the dirty backends (all when `all`).
+  std::map<std::string, GcBackendRunner::Job> BackendJobs(const std::set<std::string>& dirty,
+                                                          bool all);
+
   std::unique_ptr<MetadataStore> db_;
   NamespacedContentStore content_;
+  LeaseStore leases_;
+  SnapshotterMap snapshotters_;
+  GcKindScanners gc_kinds_;
+  std::mutex gc_run_mu_;  // serialises collections
+  std::chrono::milliseconds backend_wait_{60000};
+  GcBackendRunner backend_runner_;  // last: its jobs use the stores above
 };
 
-Result<std::shared_ptr<MetadataPlugin>> OpenMetadata(
-    const std::string& root, std::shared_ptr<ContentStore> content);
+Result<std::shared_ptr<MetadataPlugin>> OpenMetadata(const std::string& root,
+                                                     std::shared_ptr<ContentStore> content);
 
 }  // namespace berth::host::metadata
 

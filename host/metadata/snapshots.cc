@@ -2,10 +2,13 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "berth/content.h"
 #include "containerd/services/snapshots/v1/snapshots.pb.h"
+#include "log/log.h"
+#include "metadata/leases.h"
 
 namespace berth::host::metadata {
 namespace {
@@ -32,6 +35,16 @@ void ToTimestamp(snapshots::Time t, google::protobuf::Timestamp* out) {
 snapshots::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
   auto ns = std::chrono::seconds(ts.seconds()) + std::chrono::nanoseconds(ts.nanos());
   return snapshots::Time(std::chrono::duration_cast<snapshots::Time::duration>(ns));
+}
+
+// A filter value in double quotes, with '"' and '\\' escaped.
+std::string FilterQuote(const std::string& value) {
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
 }
 
 bool HasDotDotComponent(std::string_view key) {
@@ -149,10 +162,24 @@ Result<snapshots::Info> NamespacedSnapshotter::Update(
     std::string_view ns, const snapshots::Info& info,
     const std::vector<std::string>& fieldpaths) {
   if (info.name.empty()) return Status::InvalidArgument("snapshot name is required");
+  bool dropped_gc_label = false;
+  auto out = UpdateRecord(ns, info, fieldpaths, dropped_gc_label);
+  if (out.ok()) {
+    db_->Mutated(dropped_gc_label, dropped_gc_label ? SnapshotterBackend(name_) : "");
+  }
+  return out;
+}
+
+Result<snapshots::Info> NamespacedSnapshotter::UpdateRecord(
+    std::string_view ns, const snapshots::Info& info,
+    const std::vector<std::string>& fieldpaths, bool& dropped_gc_label) {
   std::lock_guard lock(mu_);
+  std::shared_lock collect(db_->collection_mutex());
   auto r = Read(ns, info.name);
   if (!r.ok()) return r.status();
+  const snapshots::Labels before = r->info.labels;
   BERTH_RETURN_IF_ERROR(snapshots::ApplyUpdate(info, fieldpaths, r->info));
+  dropped_gc_label = DropsGcLabel(before, r->info.labels);
   BERTH_RETURN_IF_ERROR(ValidateLabels(r->info.labels));
   r->info.updated = std::chrono::system_clock::now();
   snapshots::Info inner;
@@ -191,22 +218,27 @@ Result<std::vector<Mount>> NamespacedSnapshotter::Mounts(std::string_view ns,
 
 Result<std::vector<Mount>> NamespacedSnapshotter::Prepare(
     std::string_view ns, const std::string& key, const std::string& parent,
-    const snapshots::Labels& labels) {
-  return Create(ns, Kind::kActive, key, parent, labels);
+    const snapshots::Labels& labels, std::string_view lease) {
+  auto mounts = Create(ns, Kind::kActive, key, parent, labels, lease);
+  if (mounts.ok()) db_->Mutated(false);
+  return mounts;
 }
 
 Result<std::vector<Mount>> NamespacedSnapshotter::View(
     std::string_view ns, const std::string& key, const std::string& parent,
-    const snapshots::Labels& labels) {
-  return Create(ns, Kind::kView, key, parent, labels);
+    const snapshots::Labels& labels, std::string_view lease) {
+  auto mounts = Create(ns, Kind::kView, key, parent, labels, lease);
+  if (mounts.ok()) db_->Mutated(false);
+  return mounts;
 }
 
 Result<std::vector<Mount>> NamespacedSnapshotter::Create(
     std::string_view ns, Kind kind, const std::string& key, const std::string& parent,
-    const snapshots::Labels& labels) {
+    const snapshots::Labels& labels, std::string_view lease) {
   BERTH_RETURN_IF_ERROR(ValidateSnapshotKey("key", key));
   BERTH_RETURN_IF_ERROR(ValidateLabels(labels));
   std::lock_guard lock(mu_);
+  std::shared_lock collect(db_->collection_mutex());
   auto target = labels.find(std::string(snapshots::kLabelSnapshotRef));
   if (target != labels.end() && !target->second.empty()) {
     if (Live(ns, target->second)) {
@@ -225,13 +257,20 @@ Result<std::vector<Mount>> NamespacedSnapshotter::Create(
     }
     backend_parent = p->backend_key;
   }
+  BERTH_RETURN_IF_ERROR(CheckLease(*db_, ns, lease));  // checked again when writing
   leveldb::WriteBatch batch;
   auto bkey = NextBackendKey(ns, key);
   if (!bkey.ok()) return bkey.status();
   const snapshots::Labels inherited = snapshots::FilterInheritedLabels(labels);
   auto mounts = kind == Kind::kView ? backend_->View(*bkey, backend_parent, inherited)
                                     : backend_->Prepare(*bkey, backend_parent, inherited);
-  if (!mounts.ok()) return mounts.status();
+  if (!mounts.ok()) {
+    if (!mounts.status().Is(Code::kAlreadyExists)) return mounts.status();
+    if (target == labels.end() || target->second.empty()) {
+      return Status::Unknown("unexpected error from snapshotter: " + mounts.status().ToString());
+    }
+    return AdoptTarget(ns, target->second, parent, backend_parent, labels, lease);
+  }
   Record r;
   r.backend_key = *bkey;
   r.info.name = key;
@@ -239,10 +278,13 @@ Result<std::vector<Mount>> NamespacedSnapshotter::Create(
   r.info.labels = labels;
   r.info.created = r.info.updated = std::chrono::system_clock::now();
   BERTH_RETURN_IF_ERROR(PutRecord(ns, r, batch));
+  if (!parent.empty()) batch.Put(keys::SnapshotChild(ns, name_, parent, key), "");
+  HoldResource(batch, ns, lease, SnapshotResourceType(name_), key);
   Status written;
   {
     std::lock_guard db_lock(db_->write_mutex());
-    written = db_->EnsureNamespace(ns, batch);
+    written = CheckLease(*db_, ns, lease);
+    if (written.ok()) written = db_->EnsureNamespace(ns, batch);
     if (written.ok()) written = db_->Write(batch);
   }
   if (!written.ok()) {
@@ -252,46 +294,135 @@ Result<std::vector<Mount>> NamespacedSnapshotter::Create(
   return mounts;
 }
 
-Status NamespacedSnapshotter::Commit(std::string_view ns, const std::string& name,
-                                     const std::string& key,
-                                     const snapshots::Labels& labels) {
-  BERTH_RETURN_IF_ERROR(ValidateSnapshotKey("name", name));
-  BERTH_RETURN_IF_ERROR(ValidateLabels(labels));
-  std::lock_guard lock(mu_);
-  if (Live(ns, name)) return Status::AlreadyExists("snapshot \"" + name + "\"");
-  auto r = Read(ns, key);
-  if (!r.ok()) return r.status();
+// REQUIRES: mu_ held (by Create).
+Status NamespacedSnapshotter::AdoptTarget(std::string_view ns, const std::string& target,
+                                          const std::string& parent,
+                                          const std::string& backend_parent,
+                                          const snapshots::Labels& labels, std::string_view lease) {
+  const std::string ref(snapshots::kLabelSnapshotRef);
+  std::optional<snapshots::Info> found;
+  // The filter narrows the walk; each answer is checked again in case the
+  // backend does not apply filters.
+  Status walked = backend_->Walk(
+      [&](const snapshots::Info& info) {
+        auto label = info.labels.find(ref);
+        if (!found && info.kind == Kind::kCommitted && info.parent == backend_parent &&
+            label != info.labels.end() && label->second == target) {
+          found = info;
+        }
+        return Status::Ok();
+      },
+      {"labels.\"" + ref + "\"==" + FilterQuote(target) +
+       ",parent==" + FilterQuote(backend_parent)});
+  if (!walked.ok()) return walked.Annotate("failed walking backend snapshots");
+  if (!found) return Status::NotFound("target snapshot \"" + target + "\" in backend");
+  Record r;
+  r.backend_key = found->name;
+  r.info.name = target;
+  r.info.parent = parent;
+  r.info.labels = labels;
+  r.info.labels.insert(found->labels.begin(), found->labels.end());  // the request's win
+  r.info.created = found->created;
+  r.info.updated = found->updated;
   leveldb::WriteBatch batch;
-  auto bname = NextBackendKey(ns, name);
-  if (!bname.ok()) return bname.status();
-  BERTH_RETURN_IF_ERROR(backend_->Commit(*bname, r->backend_key,
-                                         snapshots::FilterInheritedLabels(labels)));
-  Record committed;
-  committed.backend_key = *bname;
-  committed.info.name = name;
-  committed.info.parent = r->info.parent;
-  committed.info.labels = labels;
-  committed.info.created = committed.info.updated = std::chrono::system_clock::now();
-  batch.Delete(RecordKey(ns, name_, key));
-  BERTH_RETURN_IF_ERROR(PutRecord(ns, committed, batch));
-  std::lock_guard db_lock(db_->write_mutex());
-  return db_->Write(batch);
+  BERTH_RETURN_IF_ERROR(PutRecord(ns, r, batch));
+  if (!parent.empty()) batch.Put(keys::SnapshotChild(ns, name_, parent, target), "");
+  HoldResource(batch, ns, lease, SnapshotResourceType(name_), target);
+  {
+    std::lock_guard db_lock(db_->write_mutex());
+    BERTH_RETURN_IF_ERROR(CheckLease(*db_, ns, lease));
+    BERTH_RETURN_IF_ERROR(db_->EnsureNamespace(ns, batch));
+    BERTH_RETURN_IF_ERROR(db_->Write(batch));
+  }
+  return Status::AlreadyExists("target snapshot \"" + target + "\" from snapshotter");
 }
 
-Status NamespacedSnapshotter::Remove(std::string_view ns, const std::string& key) {
-  std::lock_guard lock(mu_);
-  auto r = Read(ns, key);
-  if (!r.ok()) return r.status();
-  Status removed = backend_->Remove(r->backend_key);
-  // A record whose backend snapshot is already gone is simply dropped.
-  if (!removed.ok() && !removed.Is(Code::kNotFound)) return removed;
-  leveldb::WriteBatch batch;
-  batch.Delete(RecordKey(ns, name_, key));
-  std::lock_guard db_lock(db_->write_mutex());
-  // Not synced: should the deletion be lost with the machine, the record
-  // names a backend snapshot that is gone, which every reader treats as
-  // absent and Cleanup drops.
-  return db_->Write(batch, /*sync=*/false);
+Status NamespacedSnapshotter::Commit(std::string_view ns, const std::string& name,
+                                     const std::string& key,
+                                     const snapshots::Labels& labels, std::string_view lease) {
+  BERTH_RETURN_IF_ERROR(ValidateSnapshotKey("name", name));
+  BERTH_RETURN_IF_ERROR(ValidateLabels(labels));
+  {
+    std::lock_guard lock(mu_);
+    std::shared_lock collect(db_->collection_mutex());
+    if (Live(ns, name)) return Status::AlreadyExists("snapshot \"" + name + "\"");
+    auto r = Read(ns, key);
+    if (!r.ok()) return r.status();
+    BERTH_RETURN_IF_ERROR(CheckLease(*db_, ns, lease));  // checked again when writing
+    leveldb::WriteBatch batch;
+    auto bname = NextBackendKey(ns, name);
+    if (!bname.ok()) return bname.status();
+    BERTH_RETURN_IF_ERROR(backend_->Commit(*bname, r->backend_key,
+                                           snapshots::FilterInheritedLabels(labels)));
+    Record committed;
+    committed.backend_key = *bname;
+    committed.info.name = name;
+    committed.info.parent = r->info.parent;
+    committed.info.labels = labels;
+    committed.info.created = committed.info.updated = std::chrono::system_clock::now();
+    batch.Delete(RecordKey(ns, name_, key));
+    BERTH_RETURN_IF_ERROR(PutRecord(ns, committed, batch));
+    if (!committed.info.parent.empty()) {
+      batch.Delete(keys::SnapshotChild(ns, name_, committed.info.parent, key));
+      batch.Put(keys::SnapshotChild(ns, name_, committed.info.parent, name), "");
+    }
+    const std::string type = SnapshotResourceType(name_);
+    ReleaseResource(batch, ns, lease, type, key);
+    HoldResource(batch, ns, lease, type, name);
+    std::lock_guard db_lock(db_->write_mutex());
+    // Should the lease have gone meanwhile, the committed backend snapshot is
+    // recorded nowhere and the next collection removes it.
+    BERTH_RETURN_IF_ERROR(CheckLease(*db_, ns, lease));
+    BERTH_RETURN_IF_ERROR(db_->Write(batch));
+  }
+  db_->Mutated(false);
+  return Status::Ok();
+}
+
+Result<bool> NamespacedSnapshotter::HasChild(std::string_view ns, const std::string& key,
+                                             leveldb::WriteBatch& batch) {
+  const std::string prefix = keys::SnapshotChildrenPrefix(ns, name_, key);
+  std::vector<std::string> children;
+  BERTH_RETURN_IF_ERROR(db_->Scan(prefix, [&](std::string_view k, std::string_view) {
+    children.emplace_back(k.substr(prefix.size()));
+    return true;
+  }));
+  bool live = false;
+  for (const std::string& child : children) {
+    auto r = Read(ns, child);
+    if (r.ok() && r->info.parent == key && backend_->Stat(r->backend_key).ok()) {
+      live = true;
+    } else if (r.ok() || r.status().Is(Code::kNotFound)) {
+      batch.Delete(keys::SnapshotChild(ns, name_, key, child));  // stale entry
+    } else {
+      return r.status();
+    }
+  }
+  return live;
+}
+
+Status NamespacedSnapshotter::Remove(std::string_view ns, const std::string& key,
+                                     std::string_view lease) {
+  {
+    std::lock_guard lock(mu_);
+    std::shared_lock collect(db_->collection_mutex());
+    auto r = Read(ns, key);
+    if (!r.ok()) return r.status();
+    leveldb::WriteBatch batch;
+    auto has_child = HasChild(ns, key, batch);
+    if (!has_child.ok()) return has_child.status();
+    if (*has_child) {
+      return Status::FailedPrecondition("cannot remove snapshot \"" + key + "\" with child");
+    }
+    batch.Delete(RecordKey(ns, name_, key));
+    if (!r->info.parent.empty()) batch.Delete(keys::SnapshotChild(ns, name_, r->info.parent, key));
+    ReleaseResource(batch, ns, lease, SnapshotResourceType(name_), key);
+    // The backend snapshot stays for the next collection.
+    std::lock_guard db_lock(db_->write_mutex());
+    BERTH_RETURN_IF_ERROR(db_->Write(batch));
+  }
+  db_->Mutated(true, SnapshotterBackend(name_));
+  return Status::Ok();
 }
 
 Status NamespacedSnapshotter::Walk(std::string_view ns,
@@ -335,6 +466,10 @@ Result<std::set<std::string>> NamespacedSnapshotter::ReferencedBackendKeys(
         referenced.insert(info.name());
       } else {
         dangling.Delete(std::string(k));  // its backend snapshot is gone
+        if (!info.parent().empty()) {
+          dangling.Delete(keys::SnapshotChild(ns.name, name_, info.parent(),
+                                              k.substr(prefix.size())));
+        }
       }
       return true;
     }));
@@ -343,7 +478,8 @@ Result<std::set<std::string>> NamespacedSnapshotter::ReferencedBackendKeys(
   return referenced;
 }
 
-Status NamespacedSnapshotter::RemoveUnreferenced(const std::set<std::string>& referenced) {
+Status NamespacedSnapshotter::RemoveUnreferenced(const std::set<std::string>& referenced,
+                                                 CleanupCounts& counts) {
   std::map<std::string, std::string> orphans;  // backend key -> parent
   std::map<std::string, int> children;         // backend key -> child count
   BERTH_RETURN_IF_ERROR(backend_->Walk(
@@ -354,6 +490,8 @@ Status NamespacedSnapshotter::RemoveUnreferenced(const std::set<std::string>& re
       },
       {}));
   // Leaves first: each pass removes the orphans nothing depends on any more.
+  // One the backend refuses (FailedPrecondition: something it knows of still
+  // depends on it) is left, with its parents, for the next collection.
   bool progress = true;
   while (progress && !orphans.empty()) {
     progress = false;
@@ -362,7 +500,16 @@ Status NamespacedSnapshotter::RemoveUnreferenced(const std::set<std::string>& re
         ++it;
         continue;
       }
-      BERTH_RETURN_IF_ERROR(backend_->Remove(it->first));
+      Status removed = backend_->Remove(it->first);
+      if (!removed.ok() && !removed.Is(Code::kNotFound)) {
+        if (!removed.Is(Code::kFailedPrecondition)) return removed;
+        ++counts.errors;
+        log::Warn("garbage collection could not remove a snapshot",
+                  {{"snapshotter", name_}, {"key", it->first}, {"error", removed.ToString()}});
+        it = orphans.erase(it);
+        continue;
+      }
+      if (removed.ok()) ++counts.removed;
       if (!it->second.empty()) --children[it->second];
       it = orphans.erase(it);
       progress = true;
@@ -371,13 +518,16 @@ Status NamespacedSnapshotter::RemoveUnreferenced(const std::set<std::string>& re
   return Status::Ok();
 }
 
-Status NamespacedSnapshotter::Cleanup() {
+Status NamespacedSnapshotter::Cleanup(CleanupCounts* counts) {
+  CleanupCounts local;
+  CleanupCounts& c = counts != nullptr ? *counts : local;
   std::lock_guard lock(mu_);
   leveldb::WriteBatch dangling;
   auto referenced = ReferencedBackendKeys(dangling);
   if (!referenced.ok()) return referenced.status();
-  BERTH_RETURN_IF_ERROR(RemoveUnreferenced(*referenced));
+  BERTH_RETURN_IF_ERROR(RemoveUnreferenced(*referenced, c));
   if (dangling.ApproximateSize() > leveldb::WriteBatch().ApproximateSize()) {
+    std::shared_lock collect(db_->collection_mutex());
     std::lock_guard db_lock(db_->write_mutex());
     BERTH_RETURN_IF_ERROR(db_->Write(dangling));
   }

@@ -11,14 +11,32 @@
 //   backend.
 // - Stat and Walk answer per namespace: the backend's kind and labels under
 //   the namespace's name, parent, times and labels.
-// - Remove removes the backend snapshot first (so its children rule holds)
-//   and then the record. A record whose backend snapshot is gone (a crash
-//   between the two) counts as absent everywhere: Stat and Walk skip it, a
-//   new snapshot may take its key, Remove and Cleanup drop it.
+// - Remove removes only the record, as containerd's metadata layer does
+//   (FailedPrecondition while the namespace has a snapshot over it; the
+//   parent-child links are indexed under v1/n/<ns>/snapshot-children/, db.h).
+//   The backend snapshot stays until a garbage collection finds no record
+//   naming it (Cleanup). A record whose backend snapshot is gone (left by an
+//   older daemon or a crash) counts as absent everywhere: Stat and Walk skip
+//   it, a new snapshot may take its key, Remove and Cleanup drop it.
+// - Leases: Prepare and View put the new snapshot in the caller's lease,
+//   Commit moves the lease's hold from the key to the name, Remove drops it.
+//   A lease that does not exist is NotFound.
+// - Every change is reported to MetadataStore::Mutated once written.
+// - Remote snapshots (containerd's contract): a backend that answers a
+//   Prepare or View carrying the label kLabelSnapshotRef (the target name)
+//   with AlreadyExists has the target committed already. The committed
+//   backend snapshot carrying that label over the same parent (found by
+//   Walk) becomes the namespace's snapshot named after the target, with the
+//   request's labels over the backend's, and the call answers AlreadyExists
+//   ("target snapshot ... from snapshotter"). AlreadyExists without the
+//   label is Unknown: backend keys are always new.
 //
-// - Cleanup removes backend snapshots no record refers to (left by a crash
-//   between the backend's change and the record's) and records whose backend
-//   snapshot is gone, then asks the backend to free unreferenced storage.
+// - Cleanup (a collection's backend phase, and once at startup) removes
+//   backend snapshots no record refers to, children first, and records whose
+//   backend snapshot is gone, then asks the backend to free unreferenced
+//   storage (its own Cleanup, e.g. overlay's deferred removals). It holds
+//   this snapshotter's lock meanwhile, so only this snapshotter's changes
+//   wait for it.
 //
 // Keys and names: empty, holding a NUL byte, longer than kMaxSnapshotKey
 // bytes, starting with "/" or holding a ".." path component are
@@ -28,6 +46,7 @@
 #ifndef BERTH_HOST_METADATA_SNAPSHOTS_H_
 #define BERTH_HOST_METADATA_SNAPSHOTS_H_
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -57,18 +76,25 @@ class NamespacedSnapshotter {
   Result<std::vector<Mount>> Mounts(std::string_view ns, const std::string& key);
   Result<std::vector<Mount>> Prepare(std::string_view ns, const std::string& key,
                                      const std::string& parent,
-                                     const snapshots::Labels& labels);
+                                     const snapshots::Labels& labels,
+                                     std::string_view lease = "");
   Result<std::vector<Mount>> View(std::string_view ns, const std::string& key,
                                   const std::string& parent,
-                                  const snapshots::Labels& labels);
+                                  const snapshots::Labels& labels,
+                                  std::string_view lease = "");
   Status Commit(std::string_view ns, const std::string& name, const std::string& key,
-                const snapshots::Labels& labels);
-  Status Remove(std::string_view ns, const std::string& key);
+                const snapshots::Labels& labels, std::string_view lease = "");
+  Status Remove(std::string_view ns, const std::string& key, std::string_view lease = "");
   // `fn` runs with no lock held.
   Status Walk(std::string_view ns, const std::vector<std::string>& filters,
               const snapshots::WalkFn& fn);
+  // What Cleanup removed from the backend.
+  struct CleanupCounts {
+    std::int64_t removed = 0;  // backend snapshots
+    std::int64_t errors = 0;   // removals that failed (retried next time)
+  };
   // REQUIRES: no other NamespacedSnapshotter shares the backend.
-  Status Cleanup();
+  Status Cleanup(CleanupCounts* counts = nullptr);
 
  private:
   struct Record {
@@ -82,15 +108,29 @@ class NamespacedSnapshotter {
   Status PutRecord(std::string_view ns, const Record& record,
                    leveldb::WriteBatch& batch) const;
   Result<std::string> NextBackendKey(std::string_view ns, const std::string& key);
+  Result<snapshots::Info> UpdateRecord(std::string_view ns, const snapshots::Info& info,
+                                       const std::vector<std::string>& fieldpaths,
+                                       bool& dropped_gc_label);
   Result<std::vector<Mount>> Create(std::string_view ns, snapshots::Kind kind,
                                     const std::string& key, const std::string& parent,
-                                    const snapshots::Labels& labels);
+                                    const snapshots::Labels& labels, std::string_view lease);
+  // The remote-snapshot contract (see the header comment): adopts the
+  // backend's committed snapshot labelled kLabelSnapshotRef=`target` over
+  // `backend_parent` as the namespace's `target` over `parent`. Never OK:
+  // AlreadyExists once adopted, NotFound when the backend has no such
+  // snapshot, or what failed.
+  Status AdoptTarget(std::string_view ns, const std::string& target, const std::string& parent,
+                     const std::string& backend_parent, const snapshots::Labels& labels,
+                     std::string_view lease);
+  // Whether `key` has a live child in `ns`; stale index entries (whose child
+  // is gone or has another parent now) are added to `batch` as deletions.
+  Result<bool> HasChild(std::string_view ns, const std::string& key, leveldb::WriteBatch& batch);
   Result<snapshots::Info> Merge(const Record& record);
   // Backend keys referred to by some namespace's record; records whose backend
   // snapshot is gone are added to `dangling` as deletions.
   Result<std::set<std::string>> ReferencedBackendKeys(leveldb::WriteBatch& dangling);
   // Removes every backend snapshot not in `referenced`, children first.
-  Status RemoveUnreferenced(const std::set<std::string>& referenced);
+  Status RemoveUnreferenced(const std::set<std::string>& referenced, CleanupCounts& counts);
 
   MetadataStore* db_;
   const std::string name_;

@@ -99,7 +99,14 @@ TEST_F(NamespacedSnapshotsTest, SameKeyInTwoNamespacesDoesNotClash) {
   ASSERT_TRUE(sn().Remove("alpha", "k").ok());
   EXPECT_TRUE(sn().Stat("alpha", "k").status().Is(Code::kNotFound));
   EXPECT_TRUE(sn().Stat("beta", "k").ok());
+  // Remove leaves the backend snapshot to the snapshotter's cleanup (a
+  // garbage collection's backend phase).
+  EXPECT_EQ(BackendInfos().size(), 2u);
+  NamespacedSnapshotter::CleanupCounts counts;
+  ASSERT_TRUE(sn().Cleanup(&counts).ok());
+  EXPECT_EQ(counts.removed, 1);
   EXPECT_EQ(BackendInfos().size(), 1u);
+  EXPECT_EQ(SnapshotDirs(), 1u);
 }
 
 TEST_F(NamespacedSnapshotsTest, OnlySnapshotLabelsReachTheBackend) {

@@ -57,11 +57,6 @@ class ContentService final : public content_pb::Content::CallbackService {
   metadata::NamespacedContentStore* store_;
 };
 
-// Conversions shared by the content service's files.
-void ToProto(const ContentInfo& info, content_pb::Info* out);
-void ToProto(const IngestStatus& st, content_pb::Status* out);
-void ToProtoTime(Timestamp t, google::protobuf::Timestamp* out);
-
 // Registrations of the services' plugins (type io.containerd.grpc.v1,
 // requiring io.containerd.metadata.v1).
 Registration ContentServiceRegistration(HostEnv env);

@@ -4,12 +4,17 @@
 #include <memory>
 #include <string>
 
-#include "services/batched_list.h"
+#include "berth/call_context.h"
+#include "berth/grpc/batched_list.h"
+#include "berth/grpc/convert.h"
+#include "server/blocking_pool.h"
 #include "services/content_service.h"
 #include "services/grpc_status.h"
 
 namespace berth::host {
 namespace {
+
+using grpc_util::ToProto;
 
 constexpr std::int64_t kReadChunk = 1 << 20;
 constexpr std::size_t kListBatchBytes = 1 << 20;
@@ -21,6 +26,7 @@ berth::Status CollectContent(grpc::CallbackServerContext* ctx,
                              std::deque<content_pb::ListContentResponse>& batches) {
   auto ns = NamespaceOf(*ctx);
   if (!ns.ok()) return ns.status();
+  CallScope scope({*ns, LeaseOf(*ctx)});
   auto filter = filters::ParseAll({req->filters().begin(), req->filters().end()});
   if (!filter.ok()) return filter.status();
   std::size_t bytes = 0;
@@ -64,6 +70,7 @@ class ReadReactor final
                     const content_pb::ReadContentRequest* req) {
     auto ns = NamespaceOf(*ctx);
     if (!ns.ok()) return ToGrpc(ns.status());
+    CallScope scope({*ns, LeaseOf(*ctx)});
     auto info = store->Info(*ns, req->digest());
     if (!info.ok()) return ToGrpc(info.status());
     auto reader = store->ReaderAt(*ns, req->digest());
@@ -128,6 +135,7 @@ class WriteReactor final
       Finish(ToGrpc(ns.status()));
       return;
     }
+    call_ = CallContext{*ns, LeaseOf(*ctx)};
     ns_ = *ns;
     StartRead(&req_);
   }
@@ -136,7 +144,11 @@ class WriteReactor final
       End(grpc::Status::OK);
       return;
     }
-    grpc::Status s = Handle();
+    grpc::Status s;
+    {
+      CallScope scope(call_);
+      s = Handle();
+    }
     if (!s.ok()) {
       End(s);
       return;
@@ -172,7 +184,7 @@ class WriteReactor final
     ref_ = req_.ref();
     total_ = req_.total();
     expected_ = req_.expected();
-    auto w = store_->Writer(ns_, WriterOptions{ref_, total_, expected_});
+    auto w = store_->Writer(ns_, WriterOptions{ref_, total_, expected_}, call_.lease);
     if (!w.ok()) return ToGrpc(w.status());
     writer_ = std::move(*w);
     return grpc::Status::OK;
@@ -200,8 +212,8 @@ class WriteReactor final
     switch (req_.action()) {
       case content_pb::STAT:
         resp_.set_digest(writer_->Digest());
-        ToProtoTime(st->started_at, resp_.mutable_started_at());
-        ToProtoTime(st->updated_at, resp_.mutable_updated_at());
+        ToProto(st->started_at, resp_.mutable_started_at());
+        ToProto(st->updated_at, resp_.mutable_updated_at());
         resp_.set_total(total_);
         return grpc::Status::OK;
       case content_pb::WRITE:
@@ -241,6 +253,7 @@ class WriteReactor final
   }
 
   metadata::NamespacedContentStore* store_;
+  CallContext call_;  // the call's namespace and lease, for the backend
   std::string ns_;
   std::string ref_;
   std::int64_t total_ = 0;
@@ -255,10 +268,11 @@ class WriteReactor final
 
 grpc::ServerWriteReactor<content_pb::ListContentResponse>* ContentService::List(
     grpc::CallbackServerContext* ctx, const content_pb::ListContentRequest* req) {
-  return new BatchedListReactor<content_pb::ListContentResponse>(
-      [&](std::deque<content_pb::ListContentResponse>& batches) {
+  return new grpc_util::BatchedListReactor<content_pb::ListContentResponse>(
+      [this, ctx, req](std::deque<content_pb::ListContentResponse>& batches) {
         return CollectContent(ctx, store_, req, batches);
-      });
+      },
+      RunOnPool);
 }
 
 grpc::ServerWriteReactor<content_pb::ReadContentResponse>* ContentService::Read(

@@ -2,9 +2,9 @@
 // over every loaded io.containerd.snapshotter.v1 plugin, each seen through a
 // metadata::NamespacedSnapshotter. A request picks its snapshotter by the
 // `snapshotter` field; a missing or unknown name is InvalidArgument naming
-// it. List streams its answers in batches. At init, each snapshotter is
-// cleaned up once (NamespacedSnapshotter::Cleanup) to repair what a crash
-// left. Thread-safe (stateless beyond the snapshotter map, fixed at init).
+// it. List streams its answers in batches. The metadata plugin owns the
+// namespaced snapshotters (and repairs them at its init). Thread-safe
+// (stateless beyond the metadata plugin's snapshotter map, fixed at init).
 #ifndef BERTH_HOST_SERVICES_SNAPSHOTS_SERVICE_H_
 #define BERTH_HOST_SERVICES_SNAPSHOTS_SERVICE_H_
 
@@ -15,6 +15,7 @@
 #include "berth/plugin.h"
 #include "builtins.h"
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
+#include "metadata/plugin.h"
 #include "metadata/snapshots.h"
 
 namespace berth::host {
@@ -23,10 +24,7 @@ namespace snapshots_pb = containerd::services::snapshots::v1;
 
 class SnapshotsService final : public snapshots_pb::Snapshots::CallbackService {
  public:
-  using SnapshotterMap =
-      std::map<std::string, std::unique_ptr<metadata::NamespacedSnapshotter>>;
-  explicit SnapshotsService(SnapshotterMap snapshotters)
-      : snapshotters_(std::move(snapshotters)) {}
+  explicit SnapshotsService(metadata::MetadataPlugin* md) : md_(md) {}
 
   grpc::ServerUnaryReactor* Prepare(grpc::CallbackServerContext* ctx,
                                     const snapshots_pb::PrepareSnapshotRequest* req,
@@ -63,10 +61,8 @@ class SnapshotsService final : public snapshots_pb::Snapshots::CallbackService {
   Result<metadata::NamespacedSnapshotter*> Find(const std::string& name);
 
  private:
-  SnapshotterMap snapshotters_;
+  metadata::MetadataPlugin* md_;
 };
-
-void ToProto(const snapshots::Info& info, snapshots_pb::Info* out);
 
 Registration SnapshotsServiceRegistration(HostEnv env);
 
