@@ -190,7 +190,7 @@ void Scheduler::RunLocked(std::unique_lock<std::mutex>& lock, TimePoint due) {
 
   nanoseconds retry_after{0};
   if (result.ok()) {
-    total_ += result->Elapsed();
+    total_ += result->Pause();
     ++successes_;
     if (policy_.pause_threshold > 0.0) {
       interval_ = PauseInterval(total_ / successes_, policy_.pause_threshold);

@@ -162,7 +162,10 @@ class Scheduler final : public GcScheduler {
   Clock::TimePoint last_end_;                   // the last run's end (Start before any)
   std::optional<Clock::TimePoint> not_before_;  // last success's end + interval
   std::chrono::nanoseconds interval_{std::chrono::seconds(1)};
-  std::chrono::nanoseconds total_{0};  // sum of successful runs' Elapsed()
+  // Sum of successful runs' Pause(): mark + sweep, the time changes wait
+  // (containerd paces by its metadata pause too; the backend phase blocks
+  // nobody).
+  std::chrono::nanoseconds total_{0};
   std::int64_t successes_ = 0;
 };
 

@@ -128,6 +128,17 @@ TEST_F(SchedulerTest, ManualTriggerDoesNotWaitForThePauseInterval) {
   EXPECT_EQ(collector_->finished(), 2);
 }
 
+TEST_F(SchedulerTest, PauseIntervalCountsMarkAndSweepNotTheBackendPhase) {
+  Start(Immediate());
+  gc::Stats stats;
+  stats.mark = 6ms;
+  stats.sweep = 4ms;
+  stats.backend = 5s;  // nobody waits on it
+  collector_->SetStats(stats);
+  RunNow();
+  EXPECT_EQ(scheduler_->interval(), 490ms);
+}
+
 TEST_F(SchedulerTest, AnyDeletionSchedulesTheFirstRunWhenThresholdIsZero) {
   Policy p = Immediate();
   p.schedule_delay = 20ms;
