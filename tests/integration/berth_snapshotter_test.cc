@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "berthd_process.h"
+#include "btrfs_loop.h"
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "served_util.h"
 
@@ -160,6 +161,65 @@ TEST_F(ContainerdWithBerthSnapshotter, CtrDrivesOverlayThroughTheProxy) {
   EXPECT_EQ(containerd_.Stop(), 0) << containerd_.Log();
   EXPECT_EQ(snapshotter_.Stop(), 0) << snapshotter_.Log();
   EXPECT_FALSE(Exists(snap_socket_)) << "socket left behind";
+}
+
+// snapshot-btrfs reaches real containerd the same way, its root on a loop
+// btrfs. Locals go in reverse: containerd, the snapshotter, the mount points,
+// then the filesystem.
+TEST(BerthSnapshotterBtrfs, CtrDrivesBtrfsThroughContainerdsProxy) {
+  if (!Exists(PluginDir() + "/snapshot-btrfs.so")) GTEST_SKIP() << "snapshot-btrfs not built";
+  ASSERT_TRUE(Exists(kContainerd)) << kContainerd << " is not installed";
+  BtrfsLoop fs;
+  ASSERT_TRUE(fs.ok()) << fs.error();
+  ScratchDir scratch("berth-snapshotter-btrfs-");
+  const std::string sock = scratch.Join("snapshotter.sock");
+  ChildProcess snapshotter({SnapshotterPath(), "--plugin", "snapshot-btrfs", "--root",
+                            fs.Join("root"), "--address", sock},
+                           scratch.Join("berth-snapshotter.log"));
+  ASSERT_TRUE(snapshotter.Start());
+  ASSERT_TRUE(snapshotter.WaitReady([&] { return SnapshotsAnswer(sock); }, 30s))
+      << snapshotter.Log();
+  mkdir(scratch.Join("containerd").c_str(), 0700);
+  ChildProcess containerd({kContainerd, "--config",
+                           WriteContainerdConfig(scratch.Join("containerd"), sock)},
+                          scratch.Join("containerd.log"));
+  ASSERT_TRUE(containerd.Start());
+  auto ctr = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {kCtr, "--address", scratch.Join("containerd/containerd.sock"),
+                                     "snapshots", "--snapshotter", "berth"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, "", 60s);
+  };
+  ASSERT_TRUE(containerd.WaitReady([&] { return ctr({"ls"}).exit_code == 0; }, 60s))
+      << containerd.Log();
+  auto mount_at = [&](const std::string& key) {
+    std::string target = scratch.Join("mnt-" + key);
+    EXPECT_EQ(mkdir(target.c_str(), 0755), 0);
+    scratch.AddMountPoint(target);
+    CommandResult printed = ctr({"mounts", target, key});
+    EXPECT_TRUE(Contains(printed.out, "mount -t btrfs " + fs.device())) << printed.Describe();
+    CommandResult r = RunCommand({"sh", "-ec", printed.out}, "", 30s);
+    EXPECT_EQ(r.exit_code, 0) << printed.out << "\n" << r.Describe();
+    return target;
+  };
+
+  ASSERT_EQ(ctr({"prepare", "base"}).exit_code, 0) << snapshotter.Log();
+  std::string base = mount_at("base");
+  ASSERT_TRUE(WriteFile(base + "/hello", "on btrfs"));
+  EXPECT_TRUE(UnmountAll(base).ok());
+  ASSERT_EQ(ctr({"commit", "layer1", "base"}).exit_code, 0) << snapshotter.Log();
+  ASSERT_EQ(ctr({"view", "ro", "layer1"}).exit_code, 0) << snapshotter.Log();
+  std::string ro = mount_at("ro");
+  EXPECT_EQ(ReadFile(ro + "/hello"), "on btrfs");
+  EXPECT_FALSE(WriteFile(ro + "/nope", "x")) << "a view mounted writable";
+  EXPECT_TRUE(UnmountAll(ro).ok());
+  // Subvolumes live on the loop filesystem in containerd's btrfs layout.
+  EXPECT_TRUE(Exists(fs.Join("root/snapshots")));
+  EXPECT_EQ(ctr({"rm", "ro"}).exit_code, 0);
+  EXPECT_EQ(ctr({"rm", "layer1"}).exit_code, 0);
+  EXPECT_EQ(ctr({"ls"}).out.find("layer1"), std::string::npos);
+  EXPECT_EQ(containerd.Stop(), 0) << containerd.Log();
+  EXPECT_EQ(snapshotter.Stop(), 0) << snapshotter.Log();
 }
 
 TEST_F(ContainerdWithBerthSnapshotter, ErrorsTravelAsErrdefs) {
