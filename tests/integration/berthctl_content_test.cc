@@ -95,7 +95,12 @@ struct ChildGuard {
 class BerthctlContentTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    berthd_ = std::make_unique<BerthdProcess>();
+    // The blobs here carry no gc.root label and no lease: a scheduled
+    // collection (triggered by a label change) would take them mid-test, as
+    // containerd's would.
+    BerthdOptions options;
+    options.extra_toml = "disabled_plugins = [\"io.containerd.gc.v1.scheduler\"]\n";
+    berthd_ = std::make_unique<BerthdProcess>(options);
     ASSERT_TRUE(berthd_->Start());
     ASSERT_TRUE(berthd_->WaitServing());
   }
