@@ -3,7 +3,6 @@
 #include <time.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <functional>
 
@@ -237,14 +236,6 @@ std::map<std::string, std::string> ParseLabelArgs(const std::vector<std::string>
     }
   }
   return labels;
-}
-
-std::string NowRfc3339() {
-  const auto now = std::chrono::system_clock::now();
-  const auto seconds =
-      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-  const std::string quoted = JsonTime(seconds, 0);
-  return quoted.substr(1, quoted.size() - 2);
 }
 
 }  // namespace berth::cli

@@ -62,9 +62,6 @@ std::string RenderTree(const std::vector<SnapshotRow>& rows);
 // "k=v" → {k, v}; a word without '=' → {word, "true"} (ctr's label args).
 std::map<std::string, std::string> ParseLabelArgs(const std::vector<std::string>& words);
 
-// The current UTC time as RFC 3339 without a fraction ("...T02:56:04Z").
-std::string NowRfc3339();
-
 }  // namespace berth::cli
 
 #endif  // BERTH_CLI_SNAPSHOT_FORMAT_H_

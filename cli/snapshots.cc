@@ -3,10 +3,12 @@
 // VERB is prepare, view, commit, rm, ls, info, mounts, usage, label, tree or
 // cleanup; --snapshotter may also follow the verb. The snapshotter defaults
 // to $CONTAINERD_SNAPSHOTTER, else "overlayfs".
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 
 #include "args.h"
+#include "berth/time.h"
 #include "command.h"
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "snapshot_format.h"
@@ -102,7 +104,7 @@ int RunPrepare(Call& call) {
   req.set_snapshotter(call.snapshotter);
   req.set_key(call.words[0]);
   if (call.words.size() > 1) req.set_parent(call.words[1]);
-  (*req.mutable_labels())[kGcRootLabel] = NowRfc3339();
+  (*req.mutable_labels())[kGcRootLabel] = FormatRfc3339(std::chrono::system_clock::now());
   pb::PrepareSnapshotResponse resp;
   auto ctx = call.client.NewCallContext();
   grpc::Status s = call.stub->Prepare(ctx.get(), req, &resp);
@@ -129,7 +131,7 @@ int RunCommit(Call& call) {
   req.set_snapshotter(call.snapshotter);
   req.set_name(call.words[0]);
   req.set_key(call.words[1]);
-  (*req.mutable_labels())[kGcRootLabel] = NowRfc3339();
+  (*req.mutable_labels())[kGcRootLabel] = FormatRfc3339(std::chrono::system_clock::now());
   google::protobuf::Empty resp;
   auto ctx = call.client.NewCallContext();
   grpc::Status s = call.stub->Commit(ctx.get(), req, &resp);

@@ -7,25 +7,25 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include "berth/mutex.h"
+
 namespace berth::bench {
 namespace {
 
-std::mutex& Mu() {
-  static std::mutex mu;
-  return mu;
-}
-std::vector<std::string>& Dirs() {
-  static std::vector<std::string> dirs;
-  return dirs;
-}
-std::set<pid_t>& Children() {
-  static std::set<pid_t> children;
-  return children;
+// What Run() undoes.
+struct Undo {
+  Mutex mu;
+  std::vector<std::string> dirs BERTH_GUARDED_BY(mu);
+  std::set<pid_t> children BERTH_GUARDED_BY(mu);
+};
+
+Undo& Pending() {
+  static Undo undo;
+  return undo;
 }
 
 sigset_t TerminationSignals() {
@@ -52,33 +52,37 @@ void Cleanup::Install() {
 }
 
 void Cleanup::AddDir(const std::string& dir) {
-  std::lock_guard<std::mutex> lock(Mu());
-  Dirs().push_back(dir);
+  Undo& u = Pending();
+  MutexLock lock(&u.mu);
+  u.dirs.push_back(dir);
 }
 
 void Cleanup::AddChild(pid_t pid) {
-  std::lock_guard<std::mutex> lock(Mu());
-  Children().insert(pid);
+  Undo& u = Pending();
+  MutexLock lock(&u.mu);
+  u.children.insert(pid);
 }
 
 void Cleanup::RemoveChild(pid_t pid) {
-  std::lock_guard<std::mutex> lock(Mu());
-  Children().erase(pid);
+  Undo& u = Pending();
+  MutexLock lock(&u.mu);
+  u.children.erase(pid);
 }
 
 void Cleanup::Run() {
-  std::lock_guard<std::mutex> lock(Mu());
-  for (pid_t pid : Children()) {
+  Undo& u = Pending();
+  MutexLock lock(&u.mu);
+  for (pid_t pid : u.children) {
     kill(pid, SIGKILL);
     int status;
     waitpid(pid, &status, 0);
   }
-  Children().clear();
-  for (auto it = Dirs().rbegin(); it != Dirs().rend(); ++it) {
+  u.children.clear();
+  for (auto it = u.dirs.rbegin(); it != u.dirs.rend(); ++it) {
     std::error_code ec;
     std::filesystem::remove_all(*it, ec);
   }
-  Dirs().clear();
+  u.dirs.clear();
 }
 
 }  // namespace berth::bench

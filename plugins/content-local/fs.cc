@@ -6,18 +6,10 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <filesystem>
 
 namespace berth::content_local {
-
-Status ErrnoStatus(std::string_view what, const std::string& path, int err) {
-  std::string msg = std::string(what) + " " + path + ": " + std::strerror(err);
-  if (err == ENOENT) return Status::NotFound(std::move(msg));
-  return Status::Unknown(std::move(msg));
-}
 
 Result<std::string> ReadSmallFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -51,23 +43,6 @@ Status WriteSmallFile(const std::string& path, std::string_view data) {
     return ErrnoStatus("rename", tmp, errno);
   }
   return Status::Ok();
-}
-
-std::string FormatTimestamp(Timestamp t) {
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                t.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ns / 1000000000);
-  long frac = static_cast<long>(ns % 1000000000);
-  if (frac < 0) {
-    frac += 1000000000;
-    --secs;
-  }
-  struct tm tm {};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof(buf) - n, ".%09ldZ", frac);
-  return buf;
 }
 
 Timestamp ParseTimestamp(std::string_view text, Timestamp fallback) {
@@ -141,16 +116,6 @@ Status MakeDirs(const std::string& path) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
   if (ec) return Status::Unknown("mkdir " + path + ": " + ec.message());
-  return Status::Ok();
-}
-
-Status SyncDir(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus("open", path, errno);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return ErrnoStatus("fsync", path, err);
   return Status::Ok();
 }
 

@@ -1,7 +1,8 @@
 // Small POSIX file helpers for the local content store: whole-file reads and
-// writes of the ingest's small metadata files, timestamps in the format those
+// writes of the ingest's small metadata files, parsing the timestamps those
 // files hold (RFC 3339 with nanoseconds, UTC), full pread/pwrite loops and
-// recursive removal. Errors come back as Status with the path and errno text.
+// recursive removal. Errors come back as Status with the path and errno text
+// (berth/fs.h: ErrnoStatus; SyncDir for directories is there too).
 // Thread-safe (no shared state).
 #ifndef BERTH_PLUGINS_CONTENT_LOCAL_FS_H_
 #define BERTH_PLUGINS_CONTENT_LOCAL_FS_H_
@@ -13,20 +14,19 @@
 #include <string_view>
 
 #include "berth/content.h"
+#include "berth/fs.h"
 #include "berth/status.h"
+#include "berth/time.h"
 
 namespace berth::content_local {
-
-// Status for a failed system call on `path`: NotFound for ENOENT, Unknown
-// otherwise; the message reads "<what> <path>: <strerror>".
-Status ErrnoStatus(std::string_view what, const std::string& path, int err);
 
 Result<std::string> ReadSmallFile(const std::string& path);
 // Writes via a temporary file and rename, so a reader never sees half a file.
 Status WriteSmallFile(const std::string& path, std::string_view data);
 
-std::string FormatTimestamp(Timestamp t);
-// Falls back to `fallback` for text that does not parse.
+// Reads a time as the files hold it (berth/time.h's FormatRfc3339NanoFixed
+// writes it; shorter fractions parse too). Falls back to `fallback` for text
+// that does not parse.
 Timestamp ParseTimestamp(std::string_view text, Timestamp fallback);
 Timestamp FromTimespec(const struct timespec& ts);
 
@@ -41,7 +41,6 @@ Result<std::size_t> FullPread(int fd, void* buf, std::size_t size, off_t offset,
 // Removes a folder and its (flat) contents. NotFound if it is absent.
 Status RemoveDir(const std::string& path);
 Status MakeDirs(const std::string& path);
-Status SyncDir(const std::string& path);
 
 }  // namespace berth::content_local
 

@@ -6,41 +6,41 @@ HashWorker::HashWorker(Sha256& hash) : hash_(hash), thread_([this] { Run(); }) {
 
 HashWorker::~HashWorker() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   thread_.join();
 }
 
 void HashWorker::Start(const void* data, std::size_t size) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     data_ = data;
     size_ = size;
     busy_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 void HashWorker::Wait() {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [this] { return !busy_; });
+  MutexLock lock(&mu_);
+  cv_.Wait(&mu_, [this]() BERTH_REQUIRES(mu_) { return !busy_; });
 }
 
 void HashWorker::Run() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (;;) {
-    cv_.wait(lock, [this] { return stop_ || (busy_ && data_ != nullptr); });
+    cv_.Wait(&mu_, [this]() BERTH_REQUIRES(mu_) { return stop_ || (busy_ && data_ != nullptr); });
     if (stop_) return;
     const void* data = data_;
     std::size_t size = size_;
-    lock.unlock();
+    lock.Unlock();
     hash_.Update(data, size);
-    lock.lock();
+    lock.Lock();
     data_ = nullptr;
     busy_ = false;
-    cv_.notify_all();
+    cv_.SignalAll();
   }
 }
 

@@ -11,12 +11,11 @@
 #ifndef BERTH_PLUGINS_CONTENT_LOCAL_HASH_WORKER_H_
 #define BERTH_PLUGINS_CONTENT_LOCAL_HASH_WORKER_H_
 
-#include <condition_variable>
 #include <cstddef>
-#include <mutex>
 #include <thread>
 
 #include "berth/digest.h"
+#include "berth/mutex.h"
 
 namespace berth::content_local {
 
@@ -28,19 +27,19 @@ class HashWorker {
   HashWorker& operator=(const HashWorker&) = delete;
 
   // REQUIRES: no Start without its Wait.
-  void Start(const void* data, std::size_t size);
-  void Wait();
+  void Start(const void* data, std::size_t size) BERTH_EXCLUDES(mu_);
+  void Wait() BERTH_EXCLUDES(mu_);
 
  private:
-  void Run();
+  void Run() BERTH_EXCLUDES(mu_);
 
   Sha256& hash_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  const void* data_ = nullptr;  // guarded by mu_
-  std::size_t size_ = 0;        // guarded by mu_
-  bool busy_ = false;           // guarded by mu_: a chunk is being hashed
-  bool stop_ = false;           // guarded by mu_
+  Mutex mu_;
+  CondVar cv_;
+  const void* data_ BERTH_GUARDED_BY(mu_) = nullptr;
+  std::size_t size_ BERTH_GUARDED_BY(mu_) = 0;
+  bool busy_ BERTH_GUARDED_BY(mu_) = false;  // a chunk is being hashed
+  bool stop_ BERTH_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -30,7 +30,7 @@ IngestWriter::~IngestWriter() {
     ::close(fd_);
     if (!committed_) {
       // Best effort: the time of the last write, for status after a restart.
-      (void)WriteSmallFile(dir_ + "/updatedat", FormatTimestamp(updated_at_));
+      (void)WriteSmallFile(dir_ + "/updatedat", FormatRfc3339NanoFixed(updated_at_));
     }
   }
   locks_->Unlock(options_.ref);
@@ -75,7 +75,7 @@ Status IngestWriter::Init() {
     // A fresh ingest, or a folder left half-made by a crash: (re)initialise.
     BERTH_RETURN_IF_ERROR(MakeDirs(dir_));
     started_at_ = now;
-    BERTH_RETURN_IF_ERROR(WriteSmallFile(dir_ + "/startedat", FormatTimestamp(now)));
+    BERTH_RETURN_IF_ERROR(WriteSmallFile(dir_ + "/startedat", FormatRfc3339NanoFixed(now)));
     if (options_.total > 0) {
       BERTH_RETURN_IF_ERROR(
           WriteSmallFile(dir_ + "/total", std::to_string(options_.total)));

@@ -41,17 +41,17 @@ bool IsHex64(const std::string& name) {
 }  // namespace
 
 Status RefLocks::Lock(const std::string& ref) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto [it, inserted] = held_.emplace(ref, std::chrono::system_clock::now());
   if (!inserted) {
     return Status::Unavailable("ref " + ref + " locked since " +
-                               FormatTimestamp(it->second));
+                               FormatRfc3339NanoFixed(it->second));
   }
   return Status::Ok();
 }
 
 void RefLocks::Unlock(const std::string& ref) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   held_.erase(ref);
 }
 

@@ -21,11 +21,11 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "berth/content.h"
 #include "berth/digest.h"
+#include "berth/mutex.h"
 
 namespace berth::content_local {
 
@@ -33,12 +33,12 @@ namespace berth::content_local {
 class RefLocks {
  public:
   // Unavailable "ref <ref> locked since <time>" when already held.
-  Status Lock(const std::string& ref);
-  void Unlock(const std::string& ref);
+  Status Lock(const std::string& ref) BERTH_EXCLUDES(mu_);
+  void Unlock(const std::string& ref) BERTH_EXCLUDES(mu_);
 
  private:
-  std::mutex mu_;
-  std::map<std::string, Timestamp> held_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::map<std::string, Timestamp> held_ BERTH_GUARDED_BY(mu_);
 };
 
 class LocalStore : public ContentStore {

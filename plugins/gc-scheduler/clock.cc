@@ -1,5 +1,7 @@
 #include "clock.h"
 
+#include <utility>
+
 namespace berth::gc_scheduler {
 namespace {
 
@@ -7,12 +9,15 @@ class Steady final : public Clock {
  public:
   TimePoint Now() override { return std::chrono::steady_clock::now(); }
 
-  void WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
-                 std::optional<TimePoint> deadline) override {
+  void WaitUntil(Mutex* mu, CondVar* cv, std::optional<TimePoint> deadline) override
+      BERTH_REQUIRES(mu) {
     if (deadline) {
-      cv.wait_until(lock, *deadline);
+      // One wait, as a bare wait_until: the predicate holds from the first
+      // wake-up (signal, timeout or spurious) on.
+      bool woke = false;
+      (void)cv->WaitUntil(mu, *deadline, [&woke] { return std::exchange(woke, true); });
     } else {
-      cv.wait(lock);
+      cv->Wait(mu);
     }
   }
 };

@@ -6,9 +6,9 @@
 #define BERTH_PLUGINS_GC_SCHEDULER_CLOCK_H_
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <optional>
+
+#include "berth/mutex.h"
 
 namespace berth::gc_scheduler {
 
@@ -20,12 +20,12 @@ class Clock {
 
   virtual TimePoint Now() = 0;
 
-  // Releases `lock` and blocks until `cv` is notified or, when a deadline is
-  // given, until Now() reaches it; then re-acquires `lock`. May return early
+  // Releases `mu` and blocks until `cv` is signalled or, when a deadline is
+  // given, until Now() reaches it; then re-acquires `mu`. May return early
   // (spuriously): callers re-check their condition in a loop.
-  // REQUIRES: `lock` is held; `cv` is notified under the same mutex.
-  virtual void WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
-                         std::optional<TimePoint> deadline) = 0;
+  // REQUIRES: `mu` is held; `cv` is signalled under the same mutex.
+  virtual void WaitUntil(Mutex* mu, CondVar* cv, std::optional<TimePoint> deadline)
+      BERTH_REQUIRES(mu) = 0;
 };
 
 // The process's monotonic clock (std::chrono::steady_clock). Never destroyed.

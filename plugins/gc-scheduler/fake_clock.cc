@@ -8,30 +8,29 @@ namespace berth::gc_scheduler {
 FakeClock::FakeClock() : now_(TimePoint{} + std::chrono::hours(24)) {}
 
 Clock::TimePoint FakeClock::Now() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return now_;
 }
 
-void FakeClock::WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
-                          std::optional<TimePoint> deadline) {
+void FakeClock::WaitUntil(Mutex* mu, CondVar* cv, std::optional<TimePoint> deadline) {
   std::list<Sleeper>::iterator me;
   {
-    std::lock_guard<std::mutex> guard(mu_);
+    MutexLock guard(&mu_);
     // Time may have moved since the caller looked; then its deadline may be
     // behind us already.
     if (deadline && now_ >= *deadline) return;
-    me = sleepers_.insert(sleepers_.end(), Sleeper{lock.mutex(), &cv, deadline, epoch_});
-    sleepers_changed_.notify_all();
+    me = sleepers_.insert(sleepers_.end(), Sleeper{mu, cv, deadline, epoch_});
+    sleepers_changed_.SignalAll();
   }
-  cv.wait(lock);
-  std::lock_guard<std::mutex> guard(mu_);
+  cv->Wait(mu);
+  MutexLock guard(&mu_);
   sleepers_.erase(me);
 }
 
 void FakeClock::Advance(std::chrono::nanoseconds d) {
-  std::vector<std::pair<std::mutex*, std::condition_variable*>> wake;
+  std::vector<std::pair<Mutex*, CondVar*>> wake;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     now_ += d;
     ++epoch_;
     for (const Sleeper& s : sleepers_) wake.emplace_back(s.mutex, s.cv);
@@ -39,15 +38,15 @@ void FakeClock::Advance(std::chrono::nanoseconds d) {
   // Under the sleeper's own mutex, so the notification cannot fall between
   // its registration and its wait.
   for (auto& [mutex, cv] : wake) {
-    std::lock_guard<std::mutex> lock(*mutex);
-    cv->notify_all();
+    MutexLock lock(mutex);
+    cv->SignalAll();
   }
 }
 
 bool FakeClock::AwaitSleeper(std::optional<TimePoint>* deadline, std::chrono::milliseconds bound) {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   const Sleeper* found = nullptr;
-  sleepers_changed_.wait_for(lock, bound, [&] {
+  sleepers_changed_.WaitFor(&mu_, bound, [&]() BERTH_REQUIRES(mu_) {
     for (const Sleeper& s : sleepers_) {
       if (s.epoch == epoch_) found = &s;
     }

@@ -11,12 +11,11 @@
 #define BERTH_PLUGINS_GC_SCHEDULER_FAKE_CLOCK_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <list>
-#include <mutex>
 #include <optional>
 
+#include "berth/mutex.h"
 #include "clock.h"
 
 namespace berth::gc_scheduler {
@@ -27,37 +26,38 @@ class FakeClock final : public Clock {
   // start" is representable).
   FakeClock();
 
-  TimePoint Now() override;
-  void WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
-                 std::optional<TimePoint> deadline) override;
+  TimePoint Now() override BERTH_EXCLUDES(mu_);
+  void WaitUntil(Mutex* mu, CondVar* cv, std::optional<TimePoint> deadline) override
+      BERTH_REQUIRES(mu) BERTH_EXCLUDES(mu_);
 
   // Moves time forward by `d` (0 is allowed) and wakes every sleeper.
   // REQUIRES: each sleeper's mutex and condition variable are still alive.
-  void Advance(std::chrono::nanoseconds d);
+  void Advance(std::chrono::nanoseconds d) BERTH_EXCLUDES(mu_);
 
   // Waits, for at most `bound` of real time, until some thread sleeps in
   // WaitUntil having seen the time of the latest Advance. Returns whether it
   // did; `deadline` then holds what it sleeps until (nullopt: no deadline).
   bool AwaitSleeper(std::optional<TimePoint>* deadline = nullptr,
-                    std::chrono::milliseconds bound = std::chrono::seconds(10));
+                    std::chrono::milliseconds bound = std::chrono::seconds(10))
+      BERTH_EXCLUDES(mu_);
 
   // Advance(0) then AwaitSleeper(): lets the sleeper act on whatever changed
   // since it last looked, and waits until it is asleep again.
-  bool Settle(std::optional<TimePoint>* deadline = nullptr);
+  bool Settle(std::optional<TimePoint>* deadline = nullptr) BERTH_EXCLUDES(mu_);
 
  private:
   struct Sleeper {
-    std::mutex* mutex;
-    std::condition_variable* cv;
+    Mutex* mutex;
+    CondVar* cv;
     std::optional<TimePoint> deadline;
     std::uint64_t epoch;  // the Advance count it saw
   };
 
-  std::mutex mu_;
-  std::condition_variable sleepers_changed_;
-  TimePoint now_;                // GUARDED_BY(mu_)
-  std::uint64_t epoch_ = 0;      // GUARDED_BY(mu_): number of Advance calls
-  std::list<Sleeper> sleepers_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar sleepers_changed_;
+  TimePoint now_ BERTH_GUARDED_BY(mu_);
+  std::uint64_t epoch_ BERTH_GUARDED_BY(mu_) = 0;  // number of Advance calls
+  std::list<Sleeper> sleepers_ BERTH_GUARDED_BY(mu_);
 };
 
 }  // namespace berth::gc_scheduler

@@ -62,12 +62,15 @@ std::shared_ptr<Scheduler> Scheduler::Start(std::shared_ptr<GarbageCollector> co
   std::shared_ptr<Scheduler> scheduler(new Scheduler(collector, policy, clock, log));
   // The collector outlives the scheduler: it holds only the link, which
   // Close() cuts, never the scheduler itself.
-  scheduler->link_->target = scheduler.get();
+  {
+    MutexLock lock(&scheduler->link_->mu);
+    scheduler->link_->target = scheduler.get();
+  }
   collector->OnMutation([link = scheduler->link_](bool deletion) {
-    std::lock_guard<std::mutex> lock(link->mu);
+    MutexLock lock(&link->mu);
     if (link->target != nullptr) link->target->Mutated(deletion);
   });
-  std::lock_guard<std::mutex> lock(scheduler->mu_);
+  MutexLock lock(&scheduler->mu_);
   scheduler->thread_ = std::thread([raw = scheduler.get()] { raw->Loop(); });
   scheduler->runner_ = scheduler->thread_.get_id();
   return scheduler;
@@ -76,40 +79,40 @@ std::shared_ptr<Scheduler> Scheduler::Start(std::shared_ptr<GarbageCollector> co
 Scheduler::~Scheduler() { (void)Close(); }
 
 void Scheduler::Schedule() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (closing_) return;
   TriggerLocked(clock_.Now());
 }
 
 Result<gc::Stats> Scheduler::ScheduleAndWait() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (closing_) return Status::Unavailable("gc scheduler is closed");
   Waiter waiter;
   waiters_.push_back(&waiter);
   TriggerLocked(clock_.Now());
-  answered_.wait(lock, [&] { return waiter.result.has_value(); });
+  answered_.Wait(&mu_, [&] { return waiter.result.has_value(); });
   return std::move(*waiter.result);
 }
 
 Status Scheduler::Close() {
   {
-    std::lock_guard<std::mutex> lock(link_->mu);
+    MutexLock lock(&link_->mu);
     link_->target = nullptr;
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     closing_ = true;
     for (Waiter* w : waiters_) w->result = Status::Unavailable("gc scheduler is closed");
     waiters_.clear();
-    answered_.notify_all();
-    wake_.notify_all();
+    answered_.SignalAll();
+    wake_.SignalAll();
   }
   if (thread_.joinable()) thread_.join();
   return Status::Ok();
 }
 
 void Scheduler::Mutated(bool deletion) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   // The run's own removals, and anything after Close, count for nothing.
   if (closing_ || std::this_thread::get_id() == runner_) return;
   const std::optional<TimePoint> before = NextRunLocked();
@@ -125,12 +128,12 @@ void Scheduler::Mutated(bool deletion) {
 }
 
 std::optional<TimePoint> Scheduler::NextRun() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return NextRunLocked();
 }
 
 nanoseconds Scheduler::interval() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return interval_;
 }
 
@@ -158,22 +161,22 @@ std::optional<TimePoint> Scheduler::NextRunLocked() const {
 
 void Scheduler::WakeIfSoonerLocked(std::optional<TimePoint> before) {
   const std::optional<TimePoint> after = NextRunLocked();
-  if (after && (!before || *after < *before)) wake_.notify_one();
+  if (after && (!before || *after < *before)) wake_.Signal();
 }
 
 void Scheduler::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   while (!closing_) {
     const std::optional<TimePoint> next = NextRunLocked();
     if (next && clock_.Now() >= *next) {
-      RunLocked(lock, *next);
+      RunLocked(*next);
       continue;
     }
-    clock_.WaitUntil(lock, wake_, next);
+    clock_.WaitUntil(&mu_, &wake_, next);
   }
 }
 
-void Scheduler::RunLocked(std::unique_lock<std::mutex>& lock, TimePoint due) {
+void Scheduler::RunLocked(TimePoint due) {
   Taken taken{deletions_, mutations_, std::move(waiters_)};
   waiters_.clear();
   deletions_ = mutations_ = 0;
@@ -183,10 +186,10 @@ void Scheduler::RunLocked(std::unique_lock<std::mutex>& lock, TimePoint due) {
   retry_at_.reset();
   attempted_ = true;
 
-  lock.unlock();
+  mu_.Unlock();
   Result<gc::Stats> result = Collect();
   const TimePoint end = clock_.Now();
-  lock.lock();
+  mu_.Lock();
 
   nanoseconds retry_after{0};
   if (result.ok()) {
@@ -204,11 +207,11 @@ void Scheduler::RunLocked(std::unique_lock<std::mutex>& lock, TimePoint due) {
   }
   last_end_ = end;
   for (Waiter* w : taken.waiters) w->result = result;
-  answered_.notify_all();
+  answered_.SignalAll();
 
-  lock.unlock();
+  mu_.Unlock();
   LogRun(result, retry_after);
-  lock.lock();
+  mu_.Lock();
 }
 
 Result<gc::Stats> Scheduler::Collect() {

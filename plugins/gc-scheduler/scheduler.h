@@ -30,16 +30,15 @@
 #define BERTH_PLUGINS_GC_SCHEDULER_SCHEDULER_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
 
 #include "berth/gc.h"
 #include "berth/logger.h"
+#include "berth/mutex.h"
 #include "berth/status.h"
 #include "clock.h"
 
@@ -83,37 +82,37 @@ class Scheduler final : public GcScheduler {
 
   // A manual trigger: a run schedule_delay from now (or sooner if one is due
   // sooner). No-op once closed.
-  void Schedule() override;
+  void Schedule() override BERTH_EXCLUDES(mu_);
   // A manual trigger, then waits for the first run that starts after the
   // call and returns its figures, or its error. Unavailable when the
   // scheduler is closed before that run starts.
-  Result<gc::Stats> ScheduleAndWait() override;
+  Result<gc::Stats> ScheduleAndWait() override BERTH_EXCLUDES(mu_);
   // Stops the thread (at once when it is waiting; after the current run when
   // one is in progress), stops counting mutations, and fails every
   // ScheduleAndWait caller still waiting for a run to start with Unavailable.
   // Idempotent.
   // REQUIRES: not called from the collector during a run.
-  Status Close() override;
+  Status Close() override BERTH_EXCLUDES(mu_);
 
   // Counts one committed metadata change; `deletion` when it removed a
   // reference. What the collector's mutation callback calls.
-  void Mutated(bool deletion);
+  void Mutated(bool deletion) BERTH_EXCLUDES(mu_);
 
   // The policy in effect (clamped).
   const Policy& policy() const { return policy_; }
   // When the next run starts, or nullopt when none is due.
-  std::optional<Clock::TimePoint> NextRun() const;
+  std::optional<Clock::TimePoint> NextRun() const BERTH_EXCLUDES(mu_);
   // The current pause interval.
-  std::chrono::nanoseconds interval() const;
+  std::chrono::nanoseconds interval() const BERTH_EXCLUDES(mu_);
 
  private:
   // What the collector's mutation callback holds: the scheduler until Close.
   struct Link {
-    std::mutex mu;
-    Scheduler* target = nullptr;  // GUARDED_BY(mu)
+    Mutex mu;
+    Scheduler* target BERTH_GUARDED_BY(mu) = nullptr;
   };
   struct Waiter {
-    std::optional<Result<gc::Stats>> result;
+    std::optional<Result<gc::Stats>> result;  // guarded by the scheduler's mu_
   };
   // What a run took over when it started, given back if it fails.
   struct Taken {
@@ -124,16 +123,17 @@ class Scheduler final : public GcScheduler {
 
   Scheduler(std::shared_ptr<GarbageCollector> collector, Policy policy, Clock& clock, Logger& log);
 
-  void Loop();
-  // Runs one collection; `lock` is released while the collector runs.
-  void RunLocked(std::unique_lock<std::mutex>& lock, Clock::TimePoint due);
-  Result<gc::Stats> Collect();
-  void TriggerLocked(Clock::TimePoint now);
-  std::optional<Clock::TimePoint> NextRunLocked() const;
-  bool WantedLocked() const;
+  void Loop() BERTH_EXCLUDES(mu_);
+  // Runs one collection; `mu_` is released while the collector runs.
+  void RunLocked(Clock::TimePoint due) BERTH_REQUIRES(mu_);
+  Result<gc::Stats> Collect() BERTH_EXCLUDES(mu_);
+  void TriggerLocked(Clock::TimePoint now) BERTH_REQUIRES(mu_);
+  std::optional<Clock::TimePoint> NextRunLocked() const BERTH_REQUIRES(mu_);
+  bool WantedLocked() const BERTH_REQUIRES(mu_);
   // Wakes the thread when the next run moved earlier than `before`.
-  void WakeIfSoonerLocked(std::optional<Clock::TimePoint> before);
-  void LogRun(const Result<gc::Stats>& result, std::chrono::nanoseconds retry_after);
+  void WakeIfSoonerLocked(std::optional<Clock::TimePoint> before) BERTH_REQUIRES(mu_);
+  void LogRun(const Result<gc::Stats>& result, std::chrono::nanoseconds retry_after)
+      BERTH_EXCLUDES(mu_);
 
   const std::shared_ptr<GarbageCollector> collector_;
   const Policy policy_;
@@ -141,32 +141,34 @@ class Scheduler final : public GcScheduler {
   Logger& log_;
   const std::shared_ptr<Link> link_ = std::make_shared<Link>();
 
-  mutable std::mutex mu_;
-  std::condition_variable wake_;      // the thread's: due time moved, or closing
-  std::condition_variable answered_;  // ScheduleAndWait callers'
+  mutable Mutex mu_;
+  CondVar wake_;      // the thread's: due time moved, or closing
+  CondVar answered_;  // ScheduleAndWait callers'
   std::thread thread_;
-  std::thread::id runner_;  // GUARDED_BY(mu_)
-  bool closing_ = false;    // GUARDED_BY(mu_)
+  std::thread::id runner_ BERTH_GUARDED_BY(mu_);
+  bool closing_ BERTH_GUARDED_BY(mu_) = false;
 
-  // GUARDED_BY(mu_): the reasons for a run, since the last one started.
-  std::optional<Clock::TimePoint> startup_at_;
-  std::optional<Clock::TimePoint> urgent_at_;
-  std::optional<Clock::TimePoint> wanted_since_;
-  std::optional<Clock::TimePoint> retry_at_;
-  std::int64_t deletions_ = 0;
-  std::int64_t mutations_ = 0;
-  std::vector<Waiter*> waiters_;
+  // The reasons for a run, since the last one started.
+  std::optional<Clock::TimePoint> startup_at_ BERTH_GUARDED_BY(mu_);
+  std::optional<Clock::TimePoint> urgent_at_ BERTH_GUARDED_BY(mu_);
+  std::optional<Clock::TimePoint> wanted_since_ BERTH_GUARDED_BY(mu_);
+  std::optional<Clock::TimePoint> retry_at_ BERTH_GUARDED_BY(mu_);
+  std::int64_t deletions_ BERTH_GUARDED_BY(mu_) = 0;
+  std::int64_t mutations_ BERTH_GUARDED_BY(mu_) = 0;
+  std::vector<Waiter*> waiters_ BERTH_GUARDED_BY(mu_);
 
-  // GUARDED_BY(mu_): history.
-  bool attempted_ = false;                      // a run has started
-  Clock::TimePoint last_end_;                   // the last run's end (Start before any)
-  std::optional<Clock::TimePoint> not_before_;  // last success's end + interval
-  std::chrono::nanoseconds interval_{std::chrono::seconds(1)};
+  // History.
+  bool attempted_ BERTH_GUARDED_BY(mu_) = false;  // a run has started
+  // The last run's end (Start before any).
+  Clock::TimePoint last_end_ BERTH_GUARDED_BY(mu_);
+  // The last success's end + interval.
+  std::optional<Clock::TimePoint> not_before_ BERTH_GUARDED_BY(mu_);
+  std::chrono::nanoseconds interval_ BERTH_GUARDED_BY(mu_){std::chrono::seconds(1)};
   // Sum of successful runs' Pause(): mark + sweep, the time changes wait
   // (containerd paces by its metadata pause too; the backend phase blocks
   // nobody).
-  std::chrono::nanoseconds total_{0};
-  std::int64_t successes_ = 0;
+  std::chrono::nanoseconds total_ BERTH_GUARDED_BY(mu_){0};
+  std::int64_t successes_ BERTH_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace berth::gc_scheduler

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "berth/mutex.h"
 #include "fake_clock.h"
 #include "fake_collector.h"
 
@@ -29,18 +30,18 @@ constexpr auto kBound = 10s;  // real time allowed for any one wait
 class RecordingLogger final : public Logger {
  public:
   void Log(LogLevel level, std::string_view message) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     lines_.emplace_back(level, std::string(message));
   }
   bool Enabled(LogLevel) const override { return true; }
   std::vector<std::pair<LogLevel, std::string>> lines() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     return lines_;
   }
 
  private:
-  std::mutex mu_;
-  std::vector<std::pair<LogLevel, std::string>> lines_;
+  Mutex mu_;
+  std::vector<std::pair<LogLevel, std::string>> lines_ BERTH_GUARDED_BY(mu_);
 };
 
 Policy Immediate() {

@@ -131,7 +131,7 @@ Result<std::vector<berth::Mount>> BtrfsSnapshotter::View(const std::string& key,
 Result<std::vector<berth::Mount>> BtrfsSnapshotter::Create(Kind kind, const std::string& key,
                                                            const std::string& parent,
                                                            const snapshots::Labels& labels) {
-  std::lock_guard lock(dirs_mu_);
+  MutexLock lock(&dirs_mu_);
   std::string made;
   auto build = [&](const snapshots::StoredSnapshot& s) -> Status {
     const std::string target = PathOf(kind, s.id);
@@ -162,7 +162,7 @@ Result<std::vector<berth::Mount>> BtrfsSnapshotter::Create(Kind kind, const std:
 
 Status BtrfsSnapshotter::Commit(const std::string& name, const std::string& key,
                                 const snapshots::Labels& labels) {
-  std::lock_guard lock(dirs_mu_);
+  MutexLock lock(&dirs_mu_);
   auto s = store_->GetSnapshot(key);
   if (!s.ok() || s->kind != Kind::kActive) {
     // Not an active snapshot: the store answers with the matching error.
@@ -192,7 +192,7 @@ Status BtrfsSnapshotter::Commit(const std::string& name, const std::string& key,
 Status BtrfsSnapshotter::Remove(const std::string& key) {
   std::string doomed;
   {
-    std::lock_guard lock(dirs_mu_);
+    MutexLock lock(&dirs_mu_);
     auto removed = store_->Remove(key);
     if (!removed.ok()) return removed.status().Annotate("failed to remove snapshot");
     const std::string source = PathOf(removed->kind, removed->id);
@@ -213,7 +213,7 @@ Status BtrfsSnapshotter::Walk(const snapshots::WalkFn& fn,
 }
 
 Status BtrfsSnapshotter::Cleanup() {
-  std::lock_guard lock(dirs_mu_);
+  MutexLock lock(&dirs_mu_);
   // Which folder each record's subvolume belongs in.
   std::map<std::string, std::string> wanted;  // path -> id
   Status walked = store_->WalkInfo(

@@ -24,10 +24,10 @@
 #define BERTH_PLUGINS_SNAPSHOT_BTRFS_BTRFS_H_
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "berth/mutex.h"
 #include "berth/snapshot_storage.h"
 #include "berth/snapshotter.h"
 
@@ -57,10 +57,10 @@ class BtrfsSnapshotter final : public Snapshotter {
   Result<std::vector<berth::Mount>> View(const std::string& key, const std::string& parent,
                                          const snapshots::Labels& labels) override;
   Status Commit(const std::string& name, const std::string& key,
-                const snapshots::Labels& labels) override;
-  Status Remove(const std::string& key) override;
+                const snapshots::Labels& labels) override BERTH_EXCLUDES(dirs_mu_);
+  Status Remove(const std::string& key) override BERTH_EXCLUDES(dirs_mu_);
   Status Walk(const snapshots::WalkFn& fn, const std::vector<std::string>& filters) override;
-  Status Cleanup() override;
+  Status Cleanup() override BERTH_EXCLUDES(dirs_mu_);
   Status Close() override;
 
   const std::string& root() const { return root_; }
@@ -73,7 +73,8 @@ class BtrfsSnapshotter final : public Snapshotter {
 
   Result<std::vector<berth::Mount>> Create(snapshots::Kind kind, const std::string& key,
                                            const std::string& parent,
-                                           const snapshots::Labels& labels);
+                                           const snapshots::Labels& labels)
+      BERTH_EXCLUDES(dirs_mu_);
   Result<std::vector<berth::Mount>> MountsFor(const snapshots::StoredSnapshot& s) const;
   // Usage of the active subvolume `id` over the committed `parent_id` ("" for
   // none).
@@ -87,7 +88,7 @@ class BtrfsSnapshotter final : public Snapshotter {
   std::unique_ptr<snapshots::MetaStore> store_;
   // Serialises the creation, renaming and deletion of subvolumes against
   // each other and against the leftover scan of Cleanup.
-  std::mutex dirs_mu_;
+  Mutex dirs_mu_;
 };
 
 }  // namespace berth::btrfs

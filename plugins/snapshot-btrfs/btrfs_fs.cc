@@ -26,10 +26,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Status Errno(const std::string& what, int err) {
-  return Status::Unknown(what + ": " + std::strerror(err));
-}
-
 // libbtrfsutil reports a failed step; errno holds the system's reason.
 Status UtilError(const std::string& what, btrfs_util_error err) {
   const int saved = errno;
@@ -88,7 +84,7 @@ Result<bool> SearchOneItem(int fd, std::uint64_t tree, std::uint64_t objectid, s
   key.nr_items = 1;
   if (ioctl(fd, BTRFS_IOC_TREE_SEARCH, &args) != 0) {
     if (errno == ENOENT) return false;
-    return Errno("btrfs tree search", errno);
+    return Status::Unknown(ErrnoMessage("btrfs tree search", "", errno));
   }
   if (key.nr_items == 0) return false;
   btrfs_ioctl_search_header header;
@@ -105,7 +101,9 @@ Result<bool> SearchOneItem(int fd, std::uint64_t tree, std::uint64_t objectid, s
 
 Result<MountEntry> LookupMount(const std::string& path) {
   char resolved[PATH_MAX];
-  if (realpath(path.c_str(), resolved) == nullptr) return Errno("resolve " + path, errno);
+  if (realpath(path.c_str(), resolved) == nullptr) {
+    return Status::Unknown(ErrnoMessage("resolve", path, errno));
+  }
   const std::string target = resolved;
   std::ifstream in("/proc/self/mountinfo");
   if (!in) return Status::Unknown("cannot read /proc/self/mountinfo");
@@ -158,7 +156,7 @@ bool IsSubvolume(const std::string& path) {
 Status RemoveAny(const std::string& path) {
   struct stat st {};
   if (lstat(path.c_str(), &st) != 0) {
-    return errno == ENOENT ? Status::Ok() : Errno("stat " + path, errno);
+    return errno == ENOENT ? Status::Ok() : Status::Unknown(ErrnoMessage("stat", path, errno));
   }
   if (S_ISDIR(st.st_mode) && IsSubvolume(path)) return DeleteSubvolume(path);
   std::error_code ec;
@@ -179,7 +177,7 @@ Result<std::optional<std::int64_t>> QgroupExclusiveBytes(const std::string& path
   auto id = SubvolumeId(path);
   if (!id.ok()) return id.status();
   Fd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return Errno("open " + path, errno);
+  if (fd.get() < 0) return Status::Unknown(ErrnoMessage("open", path, errno));
   btrfs_qgroup_status_item status{};
   auto found = SearchOneItem(fd.get(), BTRFS_QUOTA_TREE_OBJECTID, 0, BTRFS_QGROUP_STATUS_KEY, 0,
                              &status, sizeof(status));
@@ -209,7 +207,7 @@ Result<snapshots::Usage> DiffUsage(const std::string& dir, const std::string& ba
     struct stat st {};
     if (lstat(p.c_str(), &st) != 0) {
       if (errno == ENOENT) return Status::Ok();  // removed while walking
-      return Errno("stat " + p.string(), errno);
+      return Status::Unknown(ErrnoMessage("stat", p.string(), errno));
     }
     if (!base.empty()) {
       struct stat old {};
@@ -237,11 +235,5 @@ Result<snapshots::Usage> DiffUsage(const std::string& dir, const std::string& ba
   return usage;
 }
 
-Status SyncDir(const std::string& dir) {
-  Fd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return Errno("open " + dir, errno);
-  if (fsync(fd.get()) != 0) return Errno("fsync " + dir, errno);
-  return Status::Ok();
-}
 
 }  // namespace berth::btrfs

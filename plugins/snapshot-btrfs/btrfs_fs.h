@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "berth/fs.h"  // ErrnoMessage, SyncDir
 #include "berth/snapshotter.h"
 #include "berth/status.h"
 
@@ -62,9 +63,6 @@ Result<std::optional<std::int64_t>> QgroupExclusiveBytes(const std::string& path
 // empty `base`, everything under `dir`, itself included. Symlinks are not
 // followed.
 Result<snapshots::Usage> DiffUsage(const std::string& dir, const std::string& base);
-
-// fsync()s the directory `dir`, making entries created in it durable.
-Status SyncDir(const std::string& dir);
 
 }  // namespace berth::btrfs
 

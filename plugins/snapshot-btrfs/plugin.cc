@@ -4,6 +4,7 @@
 
 #include "berth/entry.h"
 #include "berth/init_context.h"
+#include "berth/platform.h"
 #include "berth/plugin_types.h"
 #include "btrfs.h"
 
@@ -16,27 +17,9 @@ struct BtrfsConfig : PluginConfig {
   void Describe(ConfigFields& f) override { f.Field("root_path", root_path); }
 };
 
-std::string HostArchitecture() {
-#if defined(__x86_64__)
-  return "amd64";
-#elif defined(__aarch64__)
-  return "arm64";
-#elif defined(__arm__)
-  return "arm";
-#elif defined(__s390x__)
-  return "s390x";
-#elif defined(__powerpc64__)
-  return "ppc64le";
-#elif defined(__riscv)
-  return "riscv64";
-#else
-  return "unknown";
-#endif
-}
-
 Result<std::shared_ptr<Plugin>> Init(InitContext& ic) {
   const auto& config = ic.Config<BtrfsConfig>();
-  ic.meta().platforms.push_back({"linux", HostArchitecture(), ""});
+  ic.meta().platforms.push_back(HostPlatform());
   const std::string root = config.root_path.empty() ? ic.root() : config.root_path;
   // As containerd does, the root is exported even when the plugin skips.
   ic.meta().exports["root"] = root;

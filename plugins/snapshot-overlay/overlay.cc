@@ -132,7 +132,7 @@ Result<std::vector<berth::Mount>> OverlaySnapshotter::View(
 Result<std::vector<berth::Mount>> OverlaySnapshotter::Create(
     Kind kind, const std::string& key, const std::string& parent,
     const snapshots::Labels& labels) {
-  std::lock_guard lock(dirs_mu_);
+  MutexLock lock(&dirs_mu_);
   std::string td = SnapshotsDir() + "/new-XXXXXX";
   if (mkdtemp(td.data()) == nullptr) {
     return Errno("failed to create temp dir in " + SnapshotsDir(), errno);
@@ -215,7 +215,7 @@ Status OverlaySnapshotter::Commit(const std::string& name, const std::string& ke
 }
 
 Status OverlaySnapshotter::Remove(const std::string& key) {
-  std::lock_guard lock(dirs_mu_);
+  MutexLock lock(&dirs_mu_);
   auto removed = store_->Remove(key);
   if (!removed.ok()) return removed.status().Annotate("failed to remove");
   const std::string dir = SnapshotsDir() + "/" + removed->id;
@@ -247,7 +247,7 @@ Status OverlaySnapshotter::Walk(const snapshots::WalkFn& fn,
 Status OverlaySnapshotter::Cleanup() {
   std::vector<std::string> orphans;
   {
-    std::lock_guard lock(dirs_mu_);
+    MutexLock lock(&dirs_mu_);
     auto ids = store_->IdMap();
     if (!ids.ok()) return ids.status();
     std::error_code ec;

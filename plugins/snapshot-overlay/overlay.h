@@ -15,10 +15,10 @@
 #define BERTH_PLUGINS_SNAPSHOT_OVERLAY_OVERLAY_H_
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "berth/mutex.h"
 #include "berth/snapshot_storage.h"
 #include "berth/snapshotter.h"
 
@@ -60,10 +60,10 @@ class OverlaySnapshotter final : public Snapshotter {
                                          const snapshots::Labels& labels) override;
   Status Commit(const std::string& name, const std::string& key,
                 const snapshots::Labels& labels) override;
-  Status Remove(const std::string& key) override;
+  Status Remove(const std::string& key) override BERTH_EXCLUDES(dirs_mu_);
   Status Walk(const snapshots::WalkFn& fn,
               const std::vector<std::string>& filters) override;
-  Status Cleanup() override;
+  Status Cleanup() override BERTH_EXCLUDES(dirs_mu_);
   Status Close() override;
 
   const std::string& root() const { return root_; }
@@ -74,7 +74,8 @@ class OverlaySnapshotter final : public Snapshotter {
 
   Result<std::vector<berth::Mount>> Create(snapshots::Kind kind, const std::string& key,
                                            const std::string& parent,
-                                           const snapshots::Labels& labels);
+                                           const snapshots::Labels& labels)
+      BERTH_EXCLUDES(dirs_mu_);
   std::vector<berth::Mount> MountsFor(const snapshots::StoredSnapshot& s) const;
   void AddUpperdirLabel(const std::string& id, snapshots::Info& info) const;
   std::string SnapshotsDir() const;
@@ -88,7 +89,7 @@ class OverlaySnapshotter final : public Snapshotter {
   std::unique_ptr<snapshots::MetaStore> store_;
   // Serialises changes to the snapshots directory's entries against the
   // orphan scan of Cleanup.
-  std::mutex dirs_mu_;
+  Mutex dirs_mu_;
 };
 
 }  // namespace berth::overlay

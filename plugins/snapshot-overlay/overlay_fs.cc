@@ -26,10 +26,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Status Errno(const std::string& what, int err) {
-  return Status::Unknown(what + ": " + std::strerror(err));
-}
-
 bool InUserNamespace() {
   std::ifstream in("/proc/self/uid_map");
   std::uint64_t inside = 0, outside = 0, length = 0;
@@ -49,7 +45,9 @@ bool KernelAtLeast(int major, int minor) {
 
 Result<bool> SupportsDType(const std::string& dir) {
   std::string tmpl = dir + "/d_type-check.XXXXXX";
-  if (mkdtemp(tmpl.data()) == nullptr) return Errno("create " + tmpl, errno);
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    return Status::Unknown(ErrnoMessage("create", tmpl, errno));
+  }
   const std::string probe = tmpl + "/probe";
   int fd = open(probe.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
   if (fd >= 0) close(fd);
@@ -62,7 +60,7 @@ Result<bool> SupportsDType(const std::string& dir) {
   }
   std::error_code ec;
   fs::remove_all(tmpl, ec);
-  if (fd < 0) return Errno("create " + probe, errno);
+  if (fd < 0) return Status::Unknown(ErrnoMessage("create", probe, errno));
   return supported;
 }
 
@@ -80,7 +78,9 @@ bool NeedsUserXattr(const std::string& dir) {
 
 Status CheckOverlayMount(const std::string& dir) {
   std::string tmpl = dir + "/multiple-lowerdir-check.XXXXXX";
-  if (mkdtemp(tmpl.data()) == nullptr) return Errno("create " + tmpl, errno);
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    return Status::Unknown(ErrnoMessage("create", tmpl, errno));
+  }
   const fs::path td(tmpl);
   std::error_code ec;
   for (const char* sub : {"lower1", "lower2", "upper", "work", "merged"}) {
@@ -103,7 +103,7 @@ Result<snapshots::Usage> DiskUsage(const std::string& dir) {
     struct stat st {};
     if (lstat(p.c_str(), &st) != 0) {
       if (errno == ENOENT) return Status::Ok();  // removed while walking
-      return Errno("stat " + p.string(), errno);
+      return Status::Unknown(ErrnoMessage("stat", p.string(), errno));
     }
     if (seen.emplace(st.st_dev, st.st_ino).second) {
       usage.inodes++;
@@ -123,13 +123,5 @@ Result<snapshots::Usage> DiskUsage(const std::string& dir) {
   return usage;
 }
 
-Status SyncDir(const std::string& dir) {
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Errno("open " + dir, errno);
-  int rc = fsync(fd);
-  int err = errno;
-  close(fd);
-  return rc == 0 ? Status::Ok() : Errno("fsync " + dir, err);
-}
 
 }  // namespace berth::overlay

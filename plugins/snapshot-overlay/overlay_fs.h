@@ -1,12 +1,14 @@
 // Filesystem probes and measurements the overlay snapshotter needs, kept in
 // one place: d_type support, overlay's "index" and "userxattr" needs, a
-// trial multi-lowerdir mount, disk usage of a tree, and directory syncs.
+// trial multi-lowerdir mount, and disk usage of a tree (directory syncs:
+// berth/fs.h's SyncDir).
 // Thread-safe; none keeps state.
 #ifndef BERTH_PLUGINS_SNAPSHOT_OVERLAY_OVERLAY_FS_H_
 #define BERTH_PLUGINS_SNAPSHOT_OVERLAY_OVERLAY_FS_H_
 
 #include <string>
 
+#include "berth/fs.h"  // ErrnoMessage, SyncDir
 #include "berth/snapshotter.h"
 #include "berth/status.h"
 
@@ -31,9 +33,6 @@ Status CheckOverlayMount(const std::string& dir);
 // Bytes (allocated blocks) and distinct inodes under `dir`, itself included.
 // Hard links count once. Symlinks are not followed.
 Result<snapshots::Usage> DiskUsage(const std::string& dir);
-
-// fsync()s the directory `dir`, making renames inside it durable.
-Status SyncDir(const std::string& dir);
 
 }  // namespace berth::overlay
 

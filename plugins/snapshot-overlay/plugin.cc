@@ -5,6 +5,7 @@
 
 #include "berth/entry.h"
 #include "berth/init_context.h"
+#include "berth/platform.h"
 #include "berth/plugin_types.h"
 #include "overlay.h"
 
@@ -25,27 +26,9 @@ struct OverlayConfig : PluginConfig {
   }
 };
 
-std::string HostArchitecture() {
-#if defined(__x86_64__)
-  return "amd64";
-#elif defined(__aarch64__)
-  return "arm64";
-#elif defined(__arm__)
-  return "arm";
-#elif defined(__s390x__)
-  return "s390x";
-#elif defined(__powerpc64__)
-  return "ppc64le";
-#elif defined(__riscv)
-  return "riscv64";
-#else
-  return "unknown";
-#endif
-}
-
 Result<std::shared_ptr<Plugin>> Init(InitContext& ic) {
   const auto& config = ic.Config<OverlayConfig>();
-  ic.meta().platforms.push_back({"linux", HostArchitecture(), ""});
+  ic.meta().platforms.push_back(HostPlatform());
   const std::string root = config.root_path.empty() ? ic.root() : config.root_path;
   Options options;
   options.upperdir_label = config.upperdir_label;

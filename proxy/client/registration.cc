@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "berth/init_context.h"
+#include "berth/platform.h"
 #include "berth/plugin_types.h"
 #include "content_store.h"
 #include "snapshotter.h"
@@ -28,24 +29,6 @@ std::vector<std::string> Split(const std::string& text, char sep) {
     if (end == std::string::npos) return parts;
     start = end + 1;
   }
-}
-
-std::string HostArchitecture() {
-#if defined(__x86_64__)
-  return "amd64";
-#elif defined(__aarch64__)
-  return "arm64";
-#elif defined(__arm__)
-  return "arm";
-#elif defined(__s390x__)
-  return "s390x";
-#elif defined(__powerpc64__)
-  return "ppc64le";
-#elif defined(__riscv)
-  return "riscv64";
-#else
-  return "unknown";
-#endif
 }
 
 // Exports, capabilities and platform, as containerd 1.7+ sets them.
@@ -89,8 +72,6 @@ std::string ProxyPluginType(const std::string& type) {
   if (type == "content") return std::string(types::kContent);
   return type;
 }
-
-Platform HostPlatform() { return Platform{"linux", HostArchitecture(), ""}; }
 
 Result<Platform> ParsePlatform(const std::string& text) {
   std::vector<std::string> parts = Split(Lower(text), '/');

@@ -48,9 +48,6 @@ std::string ProxyPluginType(const std::string& type);
 // for an empty part or more than three.
 Result<Platform> ParsePlatform(const std::string& text);
 
-// The host's platform: linux and the Go name of this machine's architecture.
-Platform HostPlatform();
-
 Registration ProxyRegistration(const ProxySpec& spec);
 
 }  // namespace berth::proxy

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "berth/platform.h"
 #include "berth/plugin_types.h"
 
 namespace berth::proxy {

@@ -10,10 +10,10 @@
 
 #include <chrono>
 #include <filesystem>
-#include <mutex>
 #include <string>
 
 #include "berth/call_context.h"
+#include "berth/mutex.h"
 
 namespace berth::proxy {
 namespace {
@@ -77,7 +77,7 @@ class FakePeer final : public pb::Snapshots::CallbackService {
     std::string ns, lease, snapshotter;
   };
   Seen last() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     return last_;
   }
 
@@ -88,12 +88,12 @@ class FakePeer final : public pb::Snapshots::CallbackService {
       return it == ctx.client_metadata().end() ? std::string()
                                                : std::string(it->second.data(), it->second.size());
     };
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     last_ = {header("containerd-namespace"), header("containerd-lease"), snapshotter};
   }
 
-  std::mutex mu_;
-  Seen last_;
+  Mutex mu_;
+  Seen last_ BERTH_GUARDED_BY(mu_);
 };
 
 class ProxySnapshotterTest : public ::testing::Test {

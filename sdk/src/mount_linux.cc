@@ -5,13 +5,14 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
 
 #include "berth/mount.h"
+
+#include "berth/fs.h"
 
 namespace berth {
 namespace {
@@ -121,11 +122,6 @@ std::string CompactLowerdirs(std::vector<std::string>& options) {
   return common;
 }
 
-Status ErrnoStatus(std::string_view what, const std::string& target, int err) {
-  return Status::Unknown(std::string(what) + " " + target + ": " +
-                         std::strerror(err));
-}
-
 // mount(2) with relative paths in `data` resolved against `dir`. The working
 // directory is changed only in a helper thread that first stops sharing its
 // filesystem context with the rest of the process.
@@ -183,19 +179,19 @@ Status ApplyMount(const Mount& m, const std::string& mount_point) {
     } else {
       err = MountIn(chdir_to, m.source, target, fstype, oflags, parsed.data);
     }
-    if (err != 0) return ErrnoStatus("mount " + m.type + " on", target, err);
+    if (err != 0) return Status::Unknown(ErrnoMessage("mount " + m.type + " on", target, err));
   }
   if ((parsed.flags & kPropagation) != 0) {
     const unsigned long pflags =
         parsed.flags & (kPropagation | MS_REC | MS_SILENT);
     if (mount("", target.c_str(), "", pflags, nullptr) != 0) {
-      return ErrnoStatus("set propagation of", target, errno);
+      return Status::Unknown(ErrnoMessage("set propagation of", target, errno));
     }
   }
   // A bind ignores MS_RDONLY on the first call; remount to make it stick.
   if ((oflags & (MS_BIND | MS_RDONLY)) == (MS_BIND | MS_RDONLY)) {
     if (mount("", target.c_str(), "", oflags | MS_REMOUNT, nullptr) != 0) {
-      Status s = ErrnoStatus("remount read-only", target, errno);
+      Status s = Status::Unknown(ErrnoMessage("remount read-only", target, errno));
       (void)Unmount(target, 0);
       return s;
     }
@@ -220,10 +216,10 @@ Status Unmount(const std::string& target, int flags) {
     if (umount2(target.c_str(), flags) == 0) return Status::Ok();
     const int err = errno;
     if (err == EINVAL) return Status::Ok();
-    if (err != EBUSY) return ErrnoStatus("unmount", target, err);
+    if (err != EBUSY) return Status::Unknown(ErrnoMessage("unmount", target, err));
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  return ErrnoStatus("unmount", target, EBUSY);
+  return Status::Unknown(ErrnoMessage("unmount", target, EBUSY));
 }
 
 Status UnmountAll(const std::string& target, int flags) {
@@ -234,7 +230,7 @@ Status UnmountAll(const std::string& target, int flags) {
     if (umount2(target.c_str(), flags) != 0) {
       const int err = errno;
       if (err == EINVAL) return Status::Ok();
-      if (err != EBUSY) return ErrnoStatus("unmount", target, err);
+      if (err != EBUSY) return Status::Unknown(ErrnoMessage("unmount", target, err));
       BERTH_RETURN_IF_ERROR(Unmount(target, flags));
     }
   }

@@ -9,8 +9,8 @@
 #include <leveldb/write_batch.h>
 
 #include <cstring>
-#include <mutex>
-#include <shared_mutex>
+
+#include "berth/mutex.h"
 
 namespace berth::snapshots {
 namespace {
@@ -129,6 +129,8 @@ Status FromLevelDB(const leveldb::Status& s, std::string_view what) {
 
 }  // namespace
 
+// Every access to db_ holds mu_: shared to read, exclusive to change (and to
+// hand out ids).
 class MetaStore::Impl {
  public:
   Impl(std::unique_ptr<leveldb::DB> db, StoreOptions options)
@@ -137,7 +139,8 @@ class MetaStore::Impl {
   }
 
   // Reads the record of `key`; NotFound (with `missing` as message) if absent.
-  Status Read(const std::string& key, Record& r, const std::string& missing) const {
+  Status Read(const std::string& key, Record& r, const std::string& missing) const
+      BERTH_REQUIRES_SHARED(mu_) {
     std::string value;
     leveldb::Status s = db_->Get(leveldb::ReadOptions(), SnapshotKey(key), &value);
     if (s.IsNotFound()) return Status::NotFound(missing);
@@ -145,13 +148,14 @@ class MetaStore::Impl {
     return DecodeRecord(key, value, r);
   }
 
-  bool Exists(const std::string& key) const {
+  bool Exists(const std::string& key) const BERTH_REQUIRES_SHARED(mu_) {
     std::string value;
     return db_->Get(leveldb::ReadOptions(), SnapshotKey(key), &value).ok();
   }
 
   // Ids of `parent` and its ancestors, nearest first.
-  Result<std::vector<std::string>> ParentChain(const Record& parent) const {
+  Result<std::vector<std::string>> ParentChain(const Record& parent) const
+      BERTH_REQUIRES_SHARED(mu_) {
     std::vector<std::string> ids{std::to_string(parent.id)};
     std::string next = parent.info.parent;
     while (!next.empty()) {
@@ -163,14 +167,14 @@ class MetaStore::Impl {
     return ids;
   }
 
-  bool HasChildren(std::uint64_t id) const {
+  bool HasChildren(std::uint64_t id) const BERTH_REQUIRES_SHARED(mu_) {
     const std::string prefix = ParentPrefix(id);
     std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
     it->Seek(prefix);
     return it->Valid() && it->key().starts_with(prefix);
   }
 
-  Result<std::uint64_t> NextId(leveldb::WriteBatch& batch) const {
+  Result<std::uint64_t> NextId(leveldb::WriteBatch& batch) const BERTH_REQUIRES(mu_) {
     std::string value;
     leveldb::Status s = db_->Get(leveldb::ReadOptions(), kSeqKey, &value);
     std::uint64_t last = 0;
@@ -186,14 +190,14 @@ class MetaStore::Impl {
     return last + 1;
   }
 
-  Status Write(leveldb::WriteBatch& batch) {
+  Status Write(leveldb::WriteBatch& batch) BERTH_REQUIRES(mu_) {
     return FromLevelDB(db_->Write(write_options_, &batch), "write snapshot store");
   }
 
   std::unique_ptr<leveldb::DB> db_;
   StoreOptions options_;
   leveldb::WriteOptions write_options_;
-  mutable std::shared_mutex mu_;
+  mutable SharedMutex mu_;
 };
 
 MetaStore::MetaStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -221,7 +225,7 @@ Result<StoredSnapshot> MetaStore::CreateSnapshot(Kind kind, const std::string& k
         "snapshot type " + std::string(KindName(kind)) +
         " invalid; only snapshots of type Active or View can be created");
   }
-  std::unique_lock lock(impl_->mu_);
+  WriterLock lock(&impl_->mu_);
   StoredSnapshot out;
   out.kind = kind;
   Record parent_record;
@@ -259,7 +263,7 @@ Result<StoredSnapshot> MetaStore::CreateSnapshot(Kind kind, const std::string& k
 }
 
 Result<StoredInfo> MetaStore::GetInfo(const std::string& key) const {
-  std::shared_lock lock(impl_->mu_);
+  ReaderLock lock(&impl_->mu_);
   Record r;
   BERTH_RETURN_IF_ERROR(impl_->Read(key, r, "snapshot " + key + " does not exist"));
   return StoredInfo{std::to_string(r.id), std::move(r.info), r.usage};
@@ -267,7 +271,7 @@ Result<StoredInfo> MetaStore::GetInfo(const std::string& key) const {
 
 Result<Info> MetaStore::UpdateInfo(const Info& info,
                                    const std::vector<std::string>& fieldpaths) {
-  std::unique_lock lock(impl_->mu_);
+  WriterLock lock(&impl_->mu_);
   Record r;
   BERTH_RETURN_IF_ERROR(
       impl_->Read(info.name, r, "snapshot " + info.name + " does not exist"));
@@ -286,7 +290,7 @@ Status MetaStore::WalkInfo(
   if (!filter.ok()) return filter.status();
   std::vector<Record> matches;
   {
-    std::shared_lock lock(impl_->mu_);
+    ReaderLock lock(&impl_->mu_);
     std::unique_ptr<leveldb::Iterator> it(
         impl_->db_->NewIterator(leveldb::ReadOptions()));
     const leveldb::Slice prefix(kSnapshotPrefix);
@@ -307,7 +311,7 @@ Status MetaStore::WalkInfo(
 }
 
 Result<StoredSnapshot> MetaStore::GetSnapshot(const std::string& key) const {
-  std::shared_lock lock(impl_->mu_);
+  ReaderLock lock(&impl_->mu_);
   Record r;
   BERTH_RETURN_IF_ERROR(impl_->Read(key, r, "snapshot " + key + " does not exist"));
   if (r.info.kind != Kind::kActive && r.info.kind != Kind::kView) {
@@ -327,7 +331,7 @@ Result<StoredSnapshot> MetaStore::GetSnapshot(const std::string& key) const {
 
 Result<StoredSnapshot> MetaStore::Remove(const std::string& key,
                                          const BeforeCommit& before_commit) {
-  std::unique_lock lock(impl_->mu_);
+  WriterLock lock(&impl_->mu_);
   Record r;
   BERTH_RETURN_IF_ERROR(impl_->Read(key, r, "snapshot " + key + " does not exist"));
   if (impl_->HasChildren(r.id)) {
@@ -351,7 +355,7 @@ Result<std::string> MetaStore::CommitActive(const std::string& key,
                                             const std::string& name,
                                             const Usage& usage, const Labels& labels,
                                             const BeforeCommit& before_commit) {
-  std::unique_lock lock(impl_->mu_);
+  WriterLock lock(&impl_->mu_);
   if (impl_->Exists(name)) {
     return Status::AlreadyExists("committed snapshot " + name);
   }
@@ -385,7 +389,7 @@ Result<std::string> MetaStore::CommitActive(const std::string& key,
 }
 
 Result<std::map<std::string, std::string>> MetaStore::IdMap() const {
-  std::shared_lock lock(impl_->mu_);
+  ReaderLock lock(&impl_->mu_);
   std::map<std::string, std::string> ids;
   std::unique_ptr<leveldb::Iterator> it(impl_->db_->NewIterator(leveldb::ReadOptions()));
   const leveldb::Slice prefix(kSnapshotPrefix);
