@@ -14,7 +14,7 @@
 #include <utility>
 
 #include "config/config_file.h"
-#include "config/toml_util.h"
+#include "berth/runner/toml_util.h"
 
 namespace berth::host {
 namespace {
@@ -174,21 +174,6 @@ Result<Config> Load(Config config, const std::string& text,
 }
 
 }  // namespace
-
-std::string SourceLocation::ToString() const {
-  if (file.empty()) return "";
-  std::string s = file;
-  if (line > 0) s += ":" + std::to_string(line);
-  if (line > 0 && column > 0) s += ":" + std::to_string(column);
-  return s;
-}
-
-std::string ConfigWarning::ToString() const {
-  if (where.file.empty()) return message;
-  std::string s = where.file;
-  if (where.line > 0) s += ":" + std::to_string(where.line);
-  return s + ": " + message;
-}
 
 Result<Config> LoadConfig(const std::string& path,
                           std::vector<ConfigWarning>* warnings) {

@@ -20,23 +20,18 @@
 #include <toml.hpp>
 
 #include "berth/config.h"
+#include "berth/runner/plugin_config.h"
+#include "berth/runner/toml_util.h"
 #include "berth/status.h"
 
 namespace berth::host {
 
-// Where a value came from: "config.toml:12:3". Empty for defaults.
-struct SourceLocation {
-  std::string file;
-  int line = 0;
-  int column = 0;
-  std::string ToString() const;
-};
-
-struct ConfigWarning {
-  SourceLocation where;
-  std::string message;  // e.g. `unknown key "grcp"`
-  std::string ToString() const;  // "<file>:<line>: <message>"
-};
+// Plugin config decoding and its warnings live in libberth-runner.
+using runner::ConfigWarning;
+using runner::DecodePluginConfig;
+using runner::EncodePluginConfig;
+using runner::SourceLocation;
+namespace toml_util = runner::toml_util;
 
 struct GrpcConfig {
   std::string address;                              // unix socket path
@@ -124,15 +119,6 @@ std::vector<ConfigWarning> UnknownPluginWarnings(
 // plugin_dir "" (read as "<root>/plugins"), plus `own_plugin_dir` as a
 // builtin folder.
 Config EmbeddedDefault(const std::string& base, const std::string& own_plugin_dir);
-
-// Decodes the operator's table over `cfg`'s defaults by calling
-// cfg.Describe(). Wrong types are InvalidArgument naming file:line and key;
-// unknown keys become warnings.
-Status DecodePluginConfig(const toml::value& table, PluginConfig& cfg,
-                          std::vector<ConfigWarning>* warnings);
-
-// `cfg`'s fields as a TOML table (for `config default`).
-toml::value EncodePluginConfig(PluginConfig& cfg);
 
 // Renders a config as TOML in containerd's shape (version, root, state, ...,
 // [grpc], [ttrpc], [debug], [plugins."<uri>"], [proxy_plugins.x]).

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <utility>
 
-#include "config/toml_util.h"
+#include "berth/runner/toml_util.h"
 
 namespace berth::host::config_file {
 namespace {
@@ -80,7 +80,7 @@ Status ReadKeys(const toml::value& table, const std::string& prefix,
                 std::vector<ConfigWarning>& warnings) {
   for (const auto& [name, value] : SortedEntries(table)) {
     auto known = std::find_if(keys.begin(), keys.end(),
-                              [&](const Key& k) { return k.name == name; });
+                              [&name = name](const Key& k) { return k.name == name; });
     std::string full = prefix + name;
     if (known == keys.end()) {
       warnings.push_back({LocationOf(*value), "unknown key \"" + full + "\""});

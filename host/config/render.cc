@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "config/toml_util.h"
+#include "berth/runner/toml_util.h"
 
 namespace berth::host {
 namespace {

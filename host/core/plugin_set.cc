@@ -8,8 +8,8 @@
 
 #include "berth/init_context.h"
 #include "berth/plugin_types.h"
+#include "berth/runner/log.h"
 #include "core/graph.h"
-#include "log/log.h"
 
 namespace berth::host {
 namespace {

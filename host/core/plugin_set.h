@@ -22,11 +22,17 @@
 
 #include "berth/logger.h"
 #include "berth/plugin.h"
+#include "berth/runner/loader.h"
 #include "berth/status.h"
 #include "config/config.h"
-#include "core/loader.h"
 
 namespace berth::host {
+
+// The loader lives in libberth-runner.
+using runner::kLibraryPseudoType;
+using runner::LibraryFailure;
+using runner::PluginLoader;
+using runner::SourcedRegistration;
 
 enum class PluginState { kPending, kOk, kSkipped, kFailed, kDisabled };
 

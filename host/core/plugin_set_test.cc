@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "berth/init_context.h"
-#include "core/test_util.h"
+#include "test_util.h"
 
 namespace berth::host {
 namespace {

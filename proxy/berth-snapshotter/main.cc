@@ -21,10 +21,11 @@
 
 #include "berth/grpc/serve.h"
 #include "berth/plugin_types.h"
+#include "berth/runner/loader.h"
+#include "berth/runner/log.h"
+#include "berth/runner/standalone.h"
 #include "berth/snapshotter.h"
-#include "daemon.h"
-#include "log/log.h"
-#include "standalone.h"
+#include "berth/unix_socket.h"
 
 namespace {
 
@@ -91,47 +92,37 @@ int Fail(const std::string& message) {
   return 1;
 }
 
-// Whether a server already accepts connections on `path`; checked before the
-// plugin opens its root so that a second instance says why it cannot start.
-bool SocketAnswers(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) return false;
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  bool answers = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
-  ::close(fd);
-  return answers;
-}
-
 // Serves the plugin's snapshotter until a stop signal arrives. The service
 // and every reference to the instance die here, before the caller closes
 // the plugin and unloads its library.
-int ServeUntilSignal(berth::standalone::StandalonePlugin& plugin, const std::string& address,
+int ServeUntilSignal(berth::runner::StandalonePlugin& plugin, const std::string& address,
                      const sigset_t& stop_signals) {
   auto snapshotter = std::dynamic_pointer_cast<berth::Snapshotter>(plugin.instance());
   if (!snapshotter) return Fail(plugin.uri() + " is not a berth::Snapshotter");
   berth::grpc_util::SnapshotsServer service(snapshotter);
   auto server = berth::grpc_util::UnixServer::Start(address, {service.service()});
   if (!server.ok()) return Fail(server.status().ToString());
-  berth::host::log::Info("serving snapshotter", {{"plugin", plugin.uri()},
+  berth::log::Info("serving snapshotter", {{"plugin", plugin.uri()},
                                                  {"library", plugin.library_path()},
                                                  {"address", (*server)->path()}});
   int signal = 0;
   sigwait(&stop_signals, &signal);
-  berth::host::log::Info("stopping", {{"signal", strsignal(signal)}});
+  berth::log::Info("stopping", {{"signal", strsignal(signal)}});
   (*server)->Shutdown();
   return 0;  // `server` goes first: it removes the socket
 }
 
 int Serve(const Flags& flags, const sigset_t& stop_signals) {
-  auto library = berth::standalone::ResolveLibrary(flags.plugin, berth::host::OwnPluginDir());
+  auto library = berth::runner::ResolveLibrary(flags.plugin, berth::runner::OwnPluginDir());
   if (!library.ok()) return Fail(library.status().message());
   std::string address = std::filesystem::absolute(flags.address).lexically_normal().string();
-  if (SocketAnswers(address)) return Fail("socket " + address + " is in use by another server");
+  // Checked before the plugin opens its root so that a second instance says
+  // why it cannot start.
+  if (berth::SocketAnswers(address)) {
+    return Fail("socket " + address + " is in use by another server");
+  }
 
-  berth::standalone::StandaloneOptions options;
+  berth::runner::StandaloneOptions options;
   options.library = *library;
   options.type = std::string(berth::types::kSnapshotter);
   options.id = flags.id;
@@ -139,18 +130,18 @@ int Serve(const Flags& flags, const sigset_t& stop_signals) {
   options.state = flags.state.empty() ? "" : std::filesystem::absolute(flags.state).string();
   options.address = address;
   options.config_file = flags.config;
-  auto plugin = berth::standalone::StandalonePlugin::Start(options);
+  auto plugin = berth::runner::StandalonePlugin::Start(options);
   if (!plugin.ok()) {
     if (plugin.status().Is(berth::Code::kSkipPlugin)) {
       return Fail("the plugin skipped itself: " + plugin.status().ToString());
     }
     return Fail(plugin.status().ToString());
   }
-  for (const std::string& w : (*plugin)->warnings()) berth::host::log::Warn(w);
+  for (const std::string& w : (*plugin)->warnings()) berth::log::Warn(w);
   int code = ServeUntilSignal(**plugin, address, stop_signals);
   // Every reference to the instance is gone: close it, then let the library go.
   Status closed = (*plugin)->Close();
-  if (!closed.ok()) berth::host::log::Error("close failed: " + closed.ToString());
+  if (!closed.ok()) berth::log::Error("close failed: " + closed.ToString());
   return code;
 }
 
@@ -169,7 +160,7 @@ int main(int argc, char** argv) {
               << Options();
     return 0;
   }
-  if (Status s = berth::host::log::Configure(flags->log_level, "text"); !s.ok()) {
+  if (Status s = berth::log::Configure(flags->log_level, "text"); !s.ok()) {
     return Fail(s.message());
   }
   // Blocked before any thread starts, so that every thread inherits the mask

@@ -1,17 +1,19 @@
 // StandalonePlugin: one plugin of a library, loaded and initialised outside
-// berthd, the way berthd would: the library goes through the host's loader
-// (every load stage checked), the plugin's typed config is decoded from a
+// berthd, the way berthd would: the library goes through berthd's loader
+// (berth/runner/loader.h, every load stage checked), the plugin's typed config is decoded from a
 // TOML table as berthd decodes [plugins."<uri>"], and its init runs with an
 // InitContext whose root is the given folder itself (not "<root>/<uri>").
 // Lookups see no other plugin, so a plugin that requires other types is
-// refused before init.
+// refused before init. berth-snapshotter serves a snapshotter this way; any
+// program built against the installed SDK can do the same by linking
+// libberth-runner (CMake: Berth::runner).
 //
 // Ownership: the loaded library stays resident until the StandalonePlugin is
 // destroyed, after the instance is closed and released.
 // Not thread-safe; Start and Close from one thread. instance() may be used
 // from any thread between them.
-#ifndef BERTH_PROXY_BERTH_SNAPSHOTTER_STANDALONE_H_
-#define BERTH_PROXY_BERTH_SNAPSHOTTER_STANDALONE_H_
+#ifndef BERTH_RUNNER_STANDALONE_H_
+#define BERTH_RUNNER_STANDALONE_H_
 
 #include <memory>
 #include <string>
@@ -19,10 +21,10 @@
 
 #include "berth/logger.h"
 #include "berth/plugin.h"
+#include "berth/runner/loader.h"
 #include "berth/status.h"
-#include "core/loader.h"
 
-namespace berth::standalone {
+namespace berth::runner {
 
 struct StandaloneOptions {
   // A path to a .so, or a name looked up in berth's own plugin folder
@@ -71,7 +73,7 @@ class StandalonePlugin {
   Status Init(const StandaloneOptions& options, const Registration& registration);
 
   // Declared first: destroyed last, after everything from the library.
-  host::PluginLoader loader_;
+  PluginLoader loader_;
   std::string library_path_;
   std::string uri_;
   std::unique_ptr<PluginConfig> config_;
@@ -82,6 +84,6 @@ class StandalonePlugin {
   bool closed_ = false;
 };
 
-}  // namespace berth::standalone
+}  // namespace berth::runner
 
-#endif  // BERTH_PROXY_BERTH_SNAPSHOTTER_STANDALONE_H_
+#endif  // BERTH_RUNNER_STANDALONE_H_

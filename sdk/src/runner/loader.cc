@@ -1,4 +1,4 @@
-#include "core/loader.h"
+#include "berth/runner/loader.h"
 
 #include <dlfcn.h>
 #include <sys/stat.h>
@@ -16,9 +16,9 @@
 
 #include "berth/entry.h"
 #include "berth/plugin_types.h"
-#include "log/log.h"
+#include "berth/runner/log.h"
 
-namespace berth::host {
+namespace berth::runner {
 
 namespace fs = std::filesystem;
 
@@ -194,6 +194,13 @@ Status ValidateRegistration(const Registration& r) {
   return Status::Ok();
 }
 
+std::string OwnPluginDir() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  return (exe.parent_path() / ".." / BERTH_PLUGIN_SUBDIR).lexically_normal().string();
+}
+
 PluginLoader::PluginLoader() = default;
 PluginLoader::~PluginLoader() {
   // Last loaded first, mirroring load order.
@@ -298,4 +305,4 @@ Status PluginLoader::Register(const std::string& path,
   return last;
 }
 
-}  // namespace berth::host
+}  // namespace berth::runner

@@ -1,13 +1,15 @@
 // The two ConfigFields visitors: one decodes an operator's TOML table over a
-// plugin's typed defaults, the other writes the defaults out as a table.
+// plugin's typed defaults, the other writes the defaults out as a table; and
+// the source locations their warnings carry.
+#include "berth/runner/plugin_config.h"
+
 #include <set>
 #include <string_view>
 #include <utility>
 
-#include "config/config.h"
-#include "config/toml_util.h"
+#include "berth/runner/toml_util.h"
 
-namespace berth::host {
+namespace berth::runner {
 namespace {
 
 using toml_util::LocationOf;
@@ -145,6 +147,21 @@ class TomlEncoder final : public ConfigFields {
 
 }  // namespace
 
+std::string SourceLocation::ToString() const {
+  if (file.empty()) return "";
+  std::string s = file;
+  if (line > 0) s += ":" + std::to_string(line);
+  if (line > 0 && column > 0) s += ":" + std::to_string(column);
+  return s;
+}
+
+std::string ConfigWarning::ToString() const {
+  if (where.file.empty()) return message;
+  std::string s = where.file;
+  if (where.line > 0) s += ":" + std::to_string(where.line);
+  return s + ": " + message;
+}
+
 Status DecodePluginConfig(const toml::value& table, PluginConfig& cfg,
                           std::vector<ConfigWarning>* warnings) {
   if (!table.is_table() && !table.is_uninitialized()) {
@@ -168,4 +185,4 @@ toml::value EncodePluginConfig(PluginConfig& cfg) {
   return encoder.Take();
 }
 
-}  // namespace berth::host
+}  // namespace berth::runner

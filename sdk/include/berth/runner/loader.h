@@ -13,9 +13,12 @@
 // on. Libraries stay loaded until the loader is destroyed, which must happen
 // after every plugin object from them is released.
 //
+// Part of libberth-runner: berthd, berth-snapshotter and any program that runs
+// plugin libraries load them through this one loader.
+//
 // Not thread-safe; used once at startup.
-#ifndef BERTH_HOST_CORE_LOADER_H_
-#define BERTH_HOST_CORE_LOADER_H_
+#ifndef BERTH_RUNNER_LOADER_H_
+#define BERTH_RUNNER_LOADER_H_
 
 #include <memory>
 #include <string>
@@ -28,7 +31,7 @@ namespace berth {
 struct PluginLibraryDescriptor;
 }  // namespace berth
 
-namespace berth::host {
+namespace berth::runner {
 
 // The introspection type under which a library that failed before it could
 // register anything is listed; its id is the file's name without ".so".
@@ -79,10 +82,15 @@ class PluginLoader {
   std::vector<LibraryFailure> failures_;
 };
 
+// Berth's own plugin folder for the running executable:
+// "<dir of this executable>/../lib/berth/plugins" (the install's plugin
+// subdir), normalised; "" when /proc/self/exe cannot be read.
+std::string OwnPluginDir();
+
 // Checks one registration: non-empty type and id without whitespace, "*"
 // alone in required_types, an init function. InvalidArgument naming the fault.
 Status ValidateRegistration(const Registration& r);
 
-}  // namespace berth::host
+}  // namespace berth::runner
 
-#endif  // BERTH_HOST_CORE_LOADER_H_
+#endif  // BERTH_RUNNER_LOADER_H_

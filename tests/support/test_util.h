@@ -1,8 +1,12 @@
-// Helpers shared by the core tests: a temporary folder removed on scope exit,
-// fixture paths, and capture of the host log into a file.
+// Helpers every unit test of berth's plugin machinery shares (the runner's
+// and the host's): a temporary folder removed on scope exit, fixture paths
+// (tests/fixtures' plugins, through BERTH_TEST_FIXTURE_DIR), and capture of
+// the process log into a file.
 // Not thread-safe; tests only.
-#ifndef BERTH_HOST_CORE_TEST_UTIL_H_
-#define BERTH_HOST_CORE_TEST_UTIL_H_
+#ifndef BERTH_TESTS_SUPPORT_TEST_UTIL_H_
+#define BERTH_TESTS_SUPPORT_TEST_UTIL_H_
+
+#include <stdlib.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -11,9 +15,9 @@
 #include <string>
 #include <system_error>
 
-#include "log/log.h"
+#include "berth/runner/log.h"
 
-namespace berth::host::testing {
+namespace berth::test_support {
 
 inline std::string FixturePath(const std::string& rel) {
   return std::string(BERTH_TEST_FIXTURE_DIR) + "/" + rel;
@@ -24,8 +28,7 @@ class TempDir {
  public:
   TempDir() {
     const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base != nullptr ? base : "/tmp") +
-                       "/berth-core-test-XXXXXX";
+    std::string tmpl = std::string(base != nullptr ? base : "/tmp") + "/berth-test-XXXXXX";
     if (::mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
   }
   ~TempDir() {
@@ -43,7 +46,7 @@ class TempDir {
   std::string path_;
 };
 
-// Sends the host log to a file for the scope; back to stderr afterwards.
+// Sends the process log to a file for the scope; back to stderr afterwards.
 class LogCapture {
  public:
   explicit LogCapture(const TempDir& dir) : path_(dir.path() + "/log.txt") {
@@ -65,6 +68,18 @@ class LogCapture {
   bool ok_ = false;
 };
 
+}  // namespace berth::test_support
+
+namespace berth::runner::testing {
+using test_support::FixturePath;
+using test_support::LogCapture;
+using test_support::TempDir;
+}  // namespace berth::runner::testing
+
+namespace berth::host::testing {
+using test_support::FixturePath;
+using test_support::LogCapture;
+using test_support::TempDir;
 }  // namespace berth::host::testing
 
-#endif  // BERTH_HOST_CORE_TEST_UTIL_H_
+#endif  // BERTH_TESTS_SUPPORT_TEST_UTIL_H_

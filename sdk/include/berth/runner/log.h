@@ -1,9 +1,11 @@
-// The daemon's log, in containerd's shapes:
+// The process log of berthd and of every program that runs plugins through
+// libberth-runner (berth-snapshotter, the shim), in containerd's shapes:
 //   text: time="2026-11-30T02:20:12.123456789Z" level=info msg="loading plugin \"x\"..." type=io.containerd.content.v1
 //   json: {"level":"info","msg":"...","time":"...","type":"..."}
+// Namespace berth::log, so that code anywhere in berth:: writes log::Info().
 // Thread-safe. Configure once, before other threads start.
-#ifndef BERTH_HOST_LOG_LOG_H_
-#define BERTH_HOST_LOG_LOG_H_
+#ifndef BERTH_RUNNER_LOG_H_
+#define BERTH_RUNNER_LOG_H_
 
 #include <initializer_list>
 #include <memory>
@@ -14,7 +16,7 @@
 #include "berth/logger.h"
 #include "berth/status.h"
 
-namespace berth::host::log {
+namespace berth::log {
 
 enum class Format { kText, kJson };
 
@@ -51,6 +53,6 @@ std::string FormatLine(Format format, LogLevel level, std::string_view message,
                        std::initializer_list<Field> fields,
                        std::string_view timestamp);
 
-}  // namespace berth::host::log
+}  // namespace berth::log
 
-#endif  // BERTH_HOST_LOG_LOG_H_
+#endif  // BERTH_RUNNER_LOG_H_

@@ -1,11 +1,11 @@
-#include "config/toml_util.h"
+#include "berth/runner/toml_util.h"
 
 #include <algorithm>
 #include <regex>
 #include <sstream>
 #include <tuple>
 
-namespace berth::host::toml_util {
+namespace berth::runner::toml_util {
 namespace {
 
 // toml11 names values it did not read from a file "unknown file".
@@ -191,4 +191,4 @@ std::string Quote(const std::string& s) {
   return out + "\"";
 }
 
-}  // namespace berth::host::toml_util
+}  // namespace berth::runner::toml_util

@@ -1,4 +1,4 @@
-#include "standalone.h"
+#include "berth/runner/standalone.h"
 
 #include <exception>
 #include <filesystem>
@@ -8,11 +8,11 @@
 #include <utility>
 
 #include "berth/init_context.h"
-#include "config/config.h"
-#include "config/toml_util.h"
-#include "log/log.h"
+#include "berth/runner/log.h"
+#include "berth/runner/plugin_config.h"
+#include "berth/runner/toml_util.h"
 
-namespace berth::standalone {
+namespace berth::runner {
 namespace {
 
 namespace fs = std::filesystem;
@@ -64,7 +64,7 @@ std::string Join(const std::vector<std::string>& items) {
 }
 
 // The registration of `type` (and `id`) among those of the library.
-Result<const Registration*> Select(const std::vector<host::SourcedRegistration>& all,
+Result<const Registration*> Select(const std::vector<SourcedRegistration>& all,
                                    const std::string& path, const std::string& type,
                                    const std::string& id) {
   std::vector<const Registration*> of_type;
@@ -100,7 +100,7 @@ Result<toml::value> ReadPluginTable(const std::string& file, const std::string& 
   try {
     root = toml::parse(file);
   } catch (const toml::exception& e) {
-    return host::toml_util::SyntaxError(e, file);
+    return toml_util::SyntaxError(e, file);
   } catch (const std::exception& e) {
     return Status::InvalidArgument(file + ": " + e.what());
   }
@@ -134,7 +134,7 @@ Result<std::unique_ptr<StandalonePlugin>> StandalonePlugin::Start(
     const StandaloneOptions& options) {
   if (options.root.empty()) return Status::InvalidArgument("a root folder is required");
   std::unique_ptr<StandalonePlugin> p(new StandalonePlugin());
-  std::vector<host::SourcedRegistration> registrations;
+  std::vector<SourcedRegistration> registrations;
   BERTH_RETURN_IF_ERROR(p->loader_.LoadFile(options.library, registrations));
   p->library_path_ = registrations.empty() ? options.library : registrations.front().library;
   auto chosen = Select(registrations, p->library_path_, options.type, options.id);
@@ -155,11 +155,11 @@ Status StandalonePlugin::Init(const StandaloneOptions& options, const Registrati
     if (config_ && !options.config_file.empty()) {
       auto table = ReadPluginTable(options.config_file, uri_);
       if (!table.ok()) return table.status();
-      std::vector<host::ConfigWarning> warnings;
-      BERTH_RETURN_IF_ERROR(host::DecodePluginConfig(*table, *config_, &warnings));
+      std::vector<ConfigWarning> warnings;
+      BERTH_RETURN_IF_ERROR(DecodePluginConfig(*table, *config_, &warnings));
       for (const auto& w : warnings) warnings_.push_back(w.ToString());
     }
-    logger_ = host::log::ForPlugin(uri_);
+    logger_ = log::ForPlugin(uri_);
     StandaloneInitContext ctx(options, config_.get(), meta_, *logger_);
     auto instance = r.init(ctx);
     if (!instance.ok()) return instance.status().Annotate(uri_);
@@ -191,4 +191,4 @@ StandalonePlugin::~StandalonePlugin() {
   config_.reset();
 }
 
-}  // namespace berth::standalone
+}  // namespace berth::runner

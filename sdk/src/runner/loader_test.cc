@@ -1,4 +1,4 @@
-#include "core/loader.h"
+#include "berth/runner/loader.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,15 +12,15 @@
 
 #include "berth/entry.h"
 #include "berth/init_context.h"
-#include "core/test_util.h"
+#include "test_util.h"
 
-namespace berth::host {
+namespace berth::runner {
 namespace {
 
 namespace fs = std::filesystem;
-using ::berth::host::testing::FixturePath;
-using ::berth::host::testing::LogCapture;
-using ::berth::host::testing::TempDir;
+using ::berth::runner::testing::FixturePath;
+using ::berth::runner::testing::LogCapture;
+using ::berth::runner::testing::TempDir;
 using ::testing::HasSubstr;
 
 std::vector<std::string> Uris(const std::vector<SourcedRegistration>& regs) {
@@ -263,4 +263,4 @@ TEST(LoaderValidateTest, RejectsEachFault) {
 }
 
 }  // namespace
-}  // namespace berth::host
+}  // namespace berth::runner

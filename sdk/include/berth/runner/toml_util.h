@@ -1,11 +1,11 @@
-// Small helpers over toml11 shared by the config loader, the plugin config
-// decoder and the renderer: source locations, type names, typed reads that
+// Small helpers over toml11 shared by the plugin config decoder, the
+// standalone runner and berthd's config loader and renderer: source locations, type names, typed reads that
 // answer InvalidArgument naming file, line and key, and the translation of
 // toml11's multi-line syntax errors into one line.
 //
-// Stateless; thread-safe.
-#ifndef BERTH_HOST_CONFIG_TOML_UTIL_H_
-#define BERTH_HOST_CONFIG_TOML_UTIL_H_
+// Part of libberth-runner. Stateless; thread-safe.
+#ifndef BERTH_RUNNER_TOML_UTIL_H_
+#define BERTH_RUNNER_TOML_UTIL_H_
 
 #include <cstdint>
 #include <map>
@@ -17,9 +17,9 @@
 #include <toml.hpp>
 
 #include "berth/status.h"
-#include "config/config.h"
+#include "berth/runner/plugin_config.h"
 
-namespace berth::host::toml_util {
+namespace berth::runner::toml_util {
 
 // Where `v` was read from; empty for values built in code.
 SourceLocation LocationOf(const toml::value& v);
@@ -55,6 +55,6 @@ Status Read(const toml::value& v, std::string_view key,
 // A TOML basic string literal for `s`, with escapes: "a\"b".
 std::string Quote(const std::string& s);
 
-}  // namespace berth::host::toml_util
+}  // namespace berth::runner::toml_util
 
-#endif  // BERTH_HOST_CONFIG_TOML_UTIL_H_
+#endif  // BERTH_RUNNER_TOML_UTIL_H_

@@ -1,4 +1,4 @@
-#include "log/log.h"
+#include "berth/runner/log.h"
 
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -7,10 +7,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
-#include <mutex>
 
-namespace berth::host::log {
+#include "berth/mutex.h"
+#include "berth/time.h"
+
+namespace berth::log {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
@@ -27,7 +28,8 @@ std::shared_ptr<spdlog::logger>& Sink() {
   }();
   return logger;
 }
-std::mutex g_sink_mu;
+// Serialises SetOutputFile; readers load Sink() atomically.
+berth::Mutex g_sink_mu;
 
 std::string_view LevelName(LogLevel level) {
   switch (level) {
@@ -98,19 +100,7 @@ void AppendJsonString(std::string& out, std::string_view v) {
   out += '"';
 }
 
-std::string Now() {
-  auto now = std::chrono::system_clock::now();
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                now.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ns / 1000000000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%09lldZ",
-                static_cast<long long>(ns % 1000000000));
-  return buf;
-}
+std::string Now() { return FormatRfc3339NanoFixed(std::chrono::system_clock::now()); }
 
 class PluginLogger : public Logger {
  public:
@@ -181,7 +171,7 @@ Status Configure(std::string_view level, std::string_view format) {
 }
 
 Status SetOutputFile(const std::string& path) {
-  std::lock_guard<std::mutex> lock(g_sink_mu);
+  berth::MutexLock lock(&g_sink_mu);
   try {
     std::shared_ptr<spdlog::sinks::sink> sink;
     if (path.empty()) sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
@@ -210,4 +200,4 @@ std::unique_ptr<Logger> ForPlugin(std::string uri) {
   return std::make_unique<PluginLogger>(std::move(uri));
 }
 
-}  // namespace berth::host::log
+}  // namespace berth::log
