@@ -23,9 +23,10 @@
 
 #include "args.h"
 #include "berth/digest.h"
+#include "berth/grpc/content_client.h"
+#include "berth/grpc/status.h"
 #include "command.h"
 #include "content_format.h"
-#include "content_stream.h"
 #include "snapshot_format.h"
 
 namespace berth::cli {
@@ -43,6 +44,11 @@ constexpr char kUsage[] =
     "  active [FILTER]\n"
     "  abort REF...\n";
 
+namespace content_pb = containerd::services::content::v1;
+using grpc_util::ContentWriteStream;
+
+// The size of each WRITE and of the buffer that feeds it.
+constexpr std::size_t kChunkBytes = 1 << 20;
 constexpr auto kRedrawInterval = std::chrono::milliseconds(100);
 constexpr auto kLockedRefWait = std::chrono::seconds(30);
 
@@ -136,12 +142,35 @@ std::int64_t InputSize(int fd) {
   return at < 0 ? 0 : st.st_size - at;
 }
 
+// The content client's calls report berthd's gRPC status as it came (the
+// client's own errors as their gRPC equivalent), for ReportCallError.
+class CallStatus {
+ public:
+  // For one call; forgets an earlier call's status.
+  grpc_util::ContentClientOptions Options() {
+    raw_ = grpc::Status::OK;
+    grpc_util::ContentClientOptions options;
+    options.error = [this](const grpc::Status& status, bool overran) {
+      raw_ = status;
+      return grpc_util::DefaultCallError(status, overran);
+    };
+    return options;
+  }
+  grpc::Status Of(const Status& status) const {
+    if (status.ok()) return grpc::Status::OK;
+    return raw_.ok() ? grpc_util::ToGrpc(status) : raw_;
+  }
+
+ private:
+  grpc::Status raw_;
+};
+
 // Opens the ingest `ref`. While another writer holds the ref (berthd answers
 // Unavailable on a live connection), tries again with a growing pause, for
 // at most the call timeout (30 s when there is none), as ctr waits for a
 // locked ref.
 grpc::Status OpenWriter(Call& call, const std::string& ref, std::int64_t size,
-                        const std::string& expected,
+                        const std::string& expected, CallStatus& status,
                         std::unique_ptr<ContentWriteStream>& stream) {
   const auto bound = call.client.options().timeout.count() > 0
                          ? call.client.options().timeout
@@ -149,8 +178,9 @@ grpc::Status OpenWriter(Call& call, const std::string& ref, std::int64_t size,
   const auto deadline = Clock::now() + bound;
   auto pause = std::chrono::milliseconds(10);
   for (;;) {
-    stream = std::make_unique<ContentWriteStream>(*call.stub, StreamContext(call.client));
-    grpc::Status s = stream->Open(ref, size, expected);
+    stream = std::make_unique<ContentWriteStream>(*call.stub, StreamContext(call.client),
+                                                  status.Options());
+    grpc::Status s = status.Of(stream->Open(ref, size, expected));
     const bool locked = s.error_code() == grpc::StatusCode::UNAVAILABLE &&
                         call.client.channel()->GetState(false) == GRPC_CHANNEL_READY;
     if (!locked || Clock::now() + pause > deadline) return s;
@@ -175,13 +205,14 @@ int RunIngest(Call& call) {
     labels = ParseLabelArgs(call.vm["label"].as<std::vector<std::string>>());
   }
 
+  CallStatus status;
   std::unique_ptr<ContentWriteStream> opened;
-  grpc::Status s = OpenWriter(call, ref, size, expected, opened);
+  grpc::Status s = OpenWriter(call, ref, size, expected, status, opened);
   if (s.error_code() == grpc::StatusCode::ALREADY_EXISTS) return 0;
   if (!s.ok()) return ReportCallError(call.client, s);
   ContentWriteStream& stream = *opened;
 
-  std::string buf(kContentChunkBytes, '\0');
+  std::string buf(kChunkBytes, '\0');
   if (stream.offset() > 0 && !SkipInput(STDIN_FILENO, stream.offset(), buf)) {
     (void)stream.Close();
     return ReportError("unable to resume write to " + ref + ": input shorter than " +
@@ -196,10 +227,10 @@ int RunIngest(Call& call) {
       return ReportError(std::string("reading stdin: ") + std::strerror(errno));
     }
     if (n == 0) break;
-    if (!stream.Write(std::string_view(buf.data(), static_cast<std::size_t>(n)))) break;
+    if (!stream.Write(std::string_view(buf.data(), static_cast<std::size_t>(n))).ok()) break;
     progress.Update(stream.offset(), false);
   }
-  s = stream.Commit(size, expected, labels, nullptr);
+  s = status.Of(stream.Commit(size, expected, labels).status());
   progress.Update(stream.offset(), true);
   if (s.ok() || s.error_code() == grpc::StatusCode::ALREADY_EXISTS) return 0;
   return ReportCallError(call.client, s);
@@ -234,14 +265,15 @@ int RunGet(Call& call) {
   if (call.words.size() != 1) return ReportError(kUsage);
   Status valid = ValidateDigest(call.words[0]);
   if (!valid.ok()) return ReportError(valid.message());
-  auto ctx = StreamContext(call.client);
   bool write_failed = false;
-  grpc::Status s = ReadContent(*call.stub, *ctx, call.words[0], 0,
-                               [&](std::string_view data) {
-                                 write_failed = std::fwrite(data.data(), 1, data.size(),
-                                                            stdout) != data.size();
-                                 return !write_failed;
-                               });
+  CallStatus status;
+  grpc::Status s = status.Of(grpc_util::ReadContent(
+      *call.stub, StreamContext(call.client), call.words[0], 0, 0,
+      [&](std::string_view data) {
+        write_failed = std::fwrite(data.data(), 1, data.size(), stdout) != data.size();
+        return !write_failed;
+      },
+      status.Options()));
   if (write_failed) return ReportError(std::string("writing stdout: ") + std::strerror(errno));
   if (!s.ok()) return ReportCallError(call.client, s);
   return std::fflush(stdout) == 0 ? 0 : ReportError("writing stdout failed");

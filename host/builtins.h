@@ -9,10 +9,12 @@
 
 #include <vector>
 
+#include "berth/runner/loader.h"
 #include "config/config.h"
-#include "core/loader.h"
 
 namespace berth::host {
+
+using runner::SourcedRegistration;
 
 class PluginSet;
 

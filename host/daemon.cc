@@ -15,9 +15,9 @@
 #include <utility>
 
 #include "berth/grpc_service.h"
+#include "berth/runner/log.h"
 #include "build_info.h"
 #include "core/plugin_set.h"
-#include "log/log.h"
 #include "server/grpc_server.h"
 #include "server/notify.h"
 #include "server/root_lock.h"

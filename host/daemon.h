@@ -24,12 +24,15 @@
 #include <toml.hpp>
 #include <vector>
 
+#include "berth/runner/loader.h"
 #include "berth/status.h"
 #include "builtins.h"
 #include "config/config.h"
-#include "core/loader.h"
 
 namespace berth::host {
+
+using runner::OwnPluginDir;
+using runner::PluginLoader;
 
 // The config file read when --config is not given, if it exists.
 inline constexpr char kSystemConfigPath[] = "/etc/berth/config.toml";
@@ -55,8 +58,6 @@ std::string UsageText();
 // "berthd github.com/berth/berth <version>[ <revision>]".
 std::string VersionLine();
 
-// "<dir of this executable>/../<plugin subdir>", normalised.
-std::string OwnPluginDir();
 // The config used without any file: EmbeddedDefault(kDefaultBase,
 // OwnPluginDir()).
 Config DefaultConfig();

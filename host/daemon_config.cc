@@ -96,13 +96,6 @@ std::string VersionLine() {
   return line;
 }
 
-std::string OwnPluginDir() {
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return "";
-  return (exe.parent_path() / ".." / kPluginSubdir).lexically_normal().string();
-}
-
 Config DefaultConfig() { return EmbeddedDefault(kDefaultBase, OwnPluginDir()); }
 
 Config SystemDefaultConfig() {

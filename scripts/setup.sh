@@ -6,13 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  ninja-build pkg-config cmake g++
+  ninja-build pkg-config cmake g++ clang
   libboost-dev libboost-program-options-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libtoml11-dev libleveldb-dev libsnappy-dev libspdlog-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  containerd runc golang-github-containerd-containerd-dev
-  btrfs-progs busybox-static libbtrfsutil-dev
+  containerd runc
+  btrfs-progs busybox-static libbtrfsutil-dev libarchive-dev
+  golang-go golang-github-containerd-ttrpc-dev
 )
 
 missing_packages() {

@@ -35,8 +35,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include "berth/digest.h"
+#include "berth/grpc/content_client.h"
 #include "cleanup.h"
-#include "content_stream.h"
 #include "daemon.h"
 #include "in_process.h"
 
@@ -46,7 +46,8 @@ namespace {
 namespace fs = std::filesystem;
 namespace pb = containerd::services::content::v1;
 using Clock = std::chrono::steady_clock;
-using cli::kContentChunkBytes;
+// The size of each WRITE (berthctl's).
+constexpr std::size_t kContentChunkBytes = 1 << 20;
 
 constexpr std::size_t kCeilingBytes = 256u << 20;
 constexpr std::size_t kCeilingBlock = 16u << 10;
@@ -166,10 +167,6 @@ std::unique_ptr<grpc::ClientContext> Context() {
   return ctx;
 }
 
-std::string Describe(const grpc::Status& s) {
-  return "code " + std::to_string(s.error_code()) + ": " + s.error_message();
-}
-
 // Ingest then read through a daemon's Content service; deletes the blob at
 // the end so a later ingest of other bytes starts from an empty store.
 Figures ThroughGrpc(const std::string& socket, const Blob& blob, const std::string& expected) {
@@ -182,26 +179,26 @@ Figures ThroughGrpc(const std::string& socket, const Blob& blob, const std::stri
   Figures f;
   auto start = Clock::now();
   {
-    cli::ContentWriteStream stream(*stub, Context());
-    grpc::Status s = stream.Open("bench-grpc", blob.size(), expected);
-    if (!s.ok()) return Failed("open: " + Describe(s));
-    for (std::size_t i = 0; i < blob.chunks() && stream.Write(blob.Chunk(i)); ++i) {
+    grpc_util::ContentWriteStream stream(*stub, Context());
+    Status s = stream.Open("bench-grpc", blob.size(), expected);
+    if (!s.ok()) return Failed("open: " + s.ToString());
+    for (std::size_t i = 0; i < blob.chunks() && stream.Write(blob.Chunk(i)).ok(); ++i) {
     }
-    s = stream.Commit(blob.size(), expected, {}, &f.digest);
-    if (!s.ok()) return Failed("commit: " + Describe(s));
+    auto digest = stream.Commit(blob.size(), expected, {});
+    if (!digest.ok()) return Failed("commit: " + digest.status().ToString());
+    f.digest = *digest;
   }
   f.ingest_s = Seconds(start);
   if (f.digest != expected) return Failed("committed " + f.digest + ", expected " + expected);
 
   start = Clock::now();
   std::int64_t got = 0;
-  auto ctx = Context();
-  grpc::Status s = cli::ReadContent(*stub, *ctx, expected, 0, [&](std::string_view data) {
+  Status s = grpc_util::ReadContent(*stub, Context(), expected, 0, 0, [&](std::string_view data) {
     got += static_cast<std::int64_t>(data.size());
     return true;
   });
   f.read_s = Seconds(start);
-  if (!s.ok()) return Failed("read: " + Describe(s));
+  if (!s.ok()) return Failed("read: " + s.ToString());
   if (got != blob.size()) return Failed("read " + std::to_string(got) + " bytes");
 
   pb::DeleteContentRequest del;

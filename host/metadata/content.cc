@@ -5,9 +5,8 @@
 
 #include "berth/digest.h"
 #include "containerd/services/content/v1/content.pb.h"
-#include "log/log.h"
+#include "berth/runner/log.h"
 #include "metadata/leases.h"
-#include "services/grpc_status.h"
 
 namespace berth::host::metadata {
 namespace {
@@ -189,8 +188,8 @@ Result<ContentInfo> NamespacedContentStore::Update(
   ContentInfo updated;
   bool dropped_gc_label = false;
   {
-    std::shared_lock collect(db_->collection_mutex());
-    std::lock_guard<std::mutex> lock(db_->write_mutex());
+    ReaderLock collect(&db_->collection_mutex());
+    MutexLock lock(&db_->write_mutex());
     auto current = Info(ns, info.digest);
     if (!current.ok()) return current.status();
     updated = *current;
@@ -235,8 +234,8 @@ Status NamespacedContentStore::Delete(std::string_view ns, std::string_view dige
                                       std::string_view lease) {
   BERTH_RETURN_IF_ERROR(ValidateDigest(digest));
   {
-    std::shared_lock collect(db_->collection_mutex());
-    std::lock_guard<std::mutex> lock(db_->write_mutex());
+    ReaderLock collect(&db_->collection_mutex());
+    MutexLock lock(&db_->write_mutex());
     auto current = Info(ns, digest);
     if (!current.ok()) return current.status();
     leveldb::WriteBatch batch;
@@ -263,13 +262,13 @@ Result<std::unique_ptr<ContentWriter>> NamespacedContentStore::Writer(
   std::int64_t shared_size = -1;
   std::unique_ptr<ContentWriter> backend_writer;
   {
-    std::shared_lock backend_lock(backend_mu_);
-    std::shared_lock collect(db_->collection_mutex());
+    ReaderLock backend_lock(&backend_mu_);
+    ReaderLock collect(&db_->collection_mutex());
     if (!options.expected.empty()) {
       if (Info(ns, options.expected).ok()) {
         // As containerd does, the lease holds the blob the caller found.
         if (!lease.empty()) {
-          std::lock_guard<std::mutex> lock(db_->write_mutex());
+          MutexLock lock(&db_->write_mutex());
           BERTH_RETURN_IF_ERROR(CheckLease(*db_, ns, lease));
           leveldb::WriteBatch batch;
           HoldResource(batch, ns, lease, kResourceContent, options.expected);
@@ -301,7 +300,7 @@ Result<std::unique_ptr<ContentWriter>> NamespacedContentStore::Writer(
 Status NamespacedContentStore::RecordIngest(std::string_view ns, std::string_view ref,
                                             std::string_view shared_digest,
                                             std::string_view lease) {
-  std::lock_guard<std::mutex> lock(db_->write_mutex());
+  MutexLock lock(&db_->write_mutex());
   BERTH_RETURN_IF_ERROR(CheckLease(*db_, ns, lease));
   ContentInfo record;
   record.digest = std::string(shared_digest);
@@ -324,11 +323,11 @@ Status NamespacedContentStore::CommitIngest(std::string_view ns, std::string_vie
                                             std::string_view lease, const Labels& labels,
                                             const std::function<Result<Published>()>& publish) {
   {
-    std::shared_lock backend_lock(backend_mu_);
-    std::shared_lock collect(db_->collection_mutex());
+    ReaderLock backend_lock(&backend_mu_);
+    ReaderLock collect(&db_->collection_mutex());
     auto published = publish();
     if (!published.ok()) return published.status();
-    std::lock_guard<std::mutex> lock(db_->write_mutex());
+    MutexLock lock(&db_->write_mutex());
     leveldb::WriteBatch batch;
     batch.Delete(keys::ContentIngest(ns, ref));
     ReleaseResource(batch, ns, lease, kResourceIngests, ref);
@@ -387,8 +386,8 @@ Status NamespacedContentStore::Abort(std::string_view ns, std::string_view ref,
   BERTH_RETURN_IF_ERROR(ValidateRef(ref));
   bool recorded = false;
   {
-    std::shared_lock collect(db_->collection_mutex());
-    std::lock_guard<std::mutex> lock(db_->write_mutex());
+    ReaderLock collect(&db_->collection_mutex());
+    MutexLock lock(&db_->write_mutex());
     auto record = db_->Get(keys::ContentIngest(ns, ref));
     if (!record.ok()) return record.status();
     recorded = record->has_value();
@@ -432,7 +431,7 @@ Status NamespacedContentStore::Referenced(std::unordered_set<std::string>& diges
 }
 
 Result<NamespacedContentStore::BackendCounts> NamespacedContentStore::CollectBackend() {
-  std::unique_lock backend_lock(backend_mu_);
+  WriterLock backend_lock(&backend_mu_);
   std::unordered_set<std::string> digests, ingests;
   BERTH_RETURN_IF_ERROR(Referenced(digests, ingests));
   std::vector<std::string> unreferenced;

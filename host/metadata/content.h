@@ -31,7 +31,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <shared_mutex>
+#include "berth/mutex.h"
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -90,14 +90,15 @@ class NamespacedContentStore {
   Result<BackendCounts> CollectBackend();
 
   ContentStore& backend() { return *backend_; }
-  std::shared_mutex& backend_mutex() { return backend_mu_; }
+  SharedMutex& backend_mutex() BERTH_RETURN_CAPABILITY(backend_mu_) { return backend_mu_; }
 
  private:
   static std::string BackendRef(std::string_view ns, std::string_view ref);
   // Records the ingest `ref` (standing on `shared_digest`, "" for none).
   // REQUIRES: collection lock held shared.
   Status RecordIngest(std::string_view ns, std::string_view ref,
-                      std::string_view shared_digest, std::string_view lease);
+                      std::string_view shared_digest, std::string_view lease)
+      BERTH_REQUIRES_SHARED(db_->collection_mutex());
   // Digests some record or ingest refers to, and the backend refs of every
   // recorded ingest.
   Status Referenced(std::unordered_set<std::string>& digests,
@@ -105,7 +106,7 @@ class NamespacedContentStore {
 
   MetadataStore* db_;
   std::shared_ptr<ContentStore> backend_;
-  std::shared_mutex backend_mu_;
+  SharedMutex backend_mu_;  // guards the backend's blobs and ingests, not members
 };
 
 }  // namespace berth::host::metadata

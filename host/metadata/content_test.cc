@@ -9,9 +9,9 @@
 #include <gtest/gtest.h>
 
 #include "berth/digest.h"
-#include "core/loader.h"
+#include "berth/runner/loader.h"
 #include "core/plugin_set.h"
-#include "core/test_util.h"
+#include "test_util.h"
 #include "metadata/plugin.h"
 
 namespace berth::host::metadata {

@@ -237,7 +237,7 @@ void GcCollection::AddLeaseRoots() {
     id.append(ns).push_back('\0');
     id.append(name.second);
     Node& node = nodes_[id];
-    node.record_key = keys::Lease(ns, name.second);
+    node.record_key = keys::LeasePrefix(ns) + name.second;  // name.second is escaped
     node.extra_keys = std::move(lease.resource_keys);
     if (!lease.live) continue;
     roots_.emplace_back(id, false);

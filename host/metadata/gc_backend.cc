@@ -9,9 +9,11 @@ GcBackendRunner::Summary GcBackendRunner::Run(const std::map<std::string, Job>& 
   const auto deadline = std::chrono::steady_clock::now() + bound;
   Summary summary;
   std::vector<std::pair<std::string, Slot*>> started;
-  std::unique_lock lock(mu_);
+  MutexLock lock(&mu_);
   if (stopped_) return summary;
-  for (const auto& [name, job] : jobs) {
+  for (const auto& entry : jobs) {
+    const std::string& name = entry.first;
+    const Job& job = entry.second;
     std::unique_ptr<Slot>& slot = slots_[name];
     if (!slot) slot = std::make_unique<Slot>();
     if (slot->running) {
@@ -24,14 +26,14 @@ GcBackendRunner::Summary GcBackendRunner::Run(const std::map<std::string, Job>& 
     Slot* s = slot.get();
     slot->thread = std::thread([this, s, job] {
       Outcome outcome = job();
-      std::lock_guard done_lock(mu_);
+      MutexLock done_lock(&mu_);
       s->outcome = std::move(outcome);
       s->running = false;
-      done_.notify_all();
+      done_.SignalAll();
     });
     started.emplace_back(name, s);
   }
-  done_.wait_until(lock, deadline, [&] {
+  done_.WaitUntil(&mu_, deadline, [&] {
     for (const auto& [name, s] : started) {
       if (s->running) return false;
     }
@@ -55,7 +57,7 @@ GcBackendRunner::Summary GcBackendRunner::Run(const std::map<std::string, Job>& 
 void GcBackendRunner::Stop() {
   std::vector<std::thread> threads;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     stopped_ = true;
     for (auto& [name, slot] : slots_) {
       if (slot->thread.joinable()) threads.push_back(std::move(slot->thread));

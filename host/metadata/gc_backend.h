@@ -11,12 +11,11 @@
 #define BERTH_HOST_METADATA_GC_BACKEND_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
+#include "berth/mutex.h"
 #include <string>
 #include <thread>
 #include <vector>
@@ -62,10 +61,11 @@ class GcBackendRunner {
     Outcome outcome;
   };
 
-  std::mutex mu_;
-  std::condition_variable done_;
-  std::map<std::string, std::unique_ptr<Slot>> slots_;  // guarded by mu_
-  bool stopped_ = false;                                // guarded by mu_
+  Mutex mu_;
+  CondVar done_;
+  // A slot's running and outcome are guarded by mu_ too.
+  std::map<std::string, std::unique_ptr<Slot>> slots_ BERTH_GUARDED_BY(mu_);
+  bool stopped_ BERTH_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace berth::host::metadata

@@ -8,7 +8,7 @@
 #include <condition_variable>
 #include <mutex>
 
-#include "metadata/gc_test_env.h"
+#include "metadata/test_env.h"
 
 namespace berth::host::metadata {
 namespace {
@@ -86,7 +86,7 @@ class GcBackendTest : public ::testing::Test {
   }
 
   Gate gate_;
-  testing::GcTestEnv env_;
+  testing::MetadataTestEnv env_;
 };
 
 TEST_F(GcBackendTest, HungBackendDelaysOnlyItself) {

@@ -12,12 +12,13 @@
 #include <string>
 
 #include "containerd/services/content/v1/content.pb.h"
-#include "metadata/gc_test_env.h"
+#include "metadata/containers.h"
+#include "metadata/test_env.h"
 
 namespace berth::host::metadata {
 namespace {
 
-using testing::GcTestEnv;
+using testing::MetadataTestEnv;
 constexpr char kRoot[] = "containerd.io/gc.root";
 
 class GcTest : public ::testing::Test {
@@ -34,7 +35,7 @@ class GcTest : public ::testing::Test {
     return sn().Stat(ns, key).ok();
   }
 
-  GcTestEnv env_;
+  MetadataTestEnv env_;
 };
 
 TEST_F(GcTest, UnreferencedContentAndSnapshotsAreCollected) {
@@ -295,6 +296,57 @@ TEST_F(GcTest, OtherKindsAddRoots) {
   EXPECT_EQ(env_.Collect().snapshots_removed, 1);
   EXPECT_TRUE(HasSnapshot("ns", "rootfs"));
   EXPECT_FALSE(HasSnapshot("ns", "scratch"));
+}
+
+TEST_F(GcTest, ContainersKeepTheirSnapshotAndLabelReferences) {
+  // The kind the metadata plugin registers itself (containers.h).
+  ContainerRecords& containers = env_.md().containers();
+  env_.Layer("ns", "base", "");
+  ASSERT_TRUE(sn().Prepare("ns", "c1-rootfs", "base", {}).ok());
+  ASSERT_TRUE(sn().Prepare("ns", "scratch", "", {}).ok());
+  env_.Layer("ns", "labelled", "");
+  const std::string spec = env_.Put("ns", "referenced by a label");
+  const std::string orphan = env_.Put("ns", "nobody's");
+  Container c;
+  c.id = "c1";
+  c.runtime.name = "io.containerd.runc.v2";
+  c.spec = Any{"types.containerd.io/opencontainers/runtime-spec/1/Spec", "{}"};
+  c.snapshotter = "overlayfs";
+  c.snapshot_key = "c1-rootfs";
+  c.labels = {{"containerd.io/gc.ref.content.spec", spec},
+              {"containerd.io/gc.ref.snapshot.overlayfs", "labelled"}};
+  ASSERT_TRUE(containers.Create("ns", c).ok());
+  // Same key in another namespace: the container roots only its own.
+  ASSERT_TRUE(sn().Prepare("other", "c1-rootfs", "", {}).ok());
+
+  gc::Stats stats = env_.Collect();
+  EXPECT_EQ(stats.snapshots_removed, 2) << "scratch and other's c1-rootfs";
+  EXPECT_EQ(stats.content_removed, 1);
+  EXPECT_TRUE(HasSnapshot("ns", "c1-rootfs"));
+  EXPECT_TRUE(HasSnapshot("ns", "base")) << "the rootfs's parent";
+  EXPECT_TRUE(HasSnapshot("ns", "labelled"));
+  EXPECT_FALSE(HasSnapshot("ns", "scratch"));
+  EXPECT_FALSE(HasSnapshot("other", "c1-rootfs"));
+  EXPECT_TRUE(HasContent("ns", spec));
+  EXPECT_TRUE(env_.BlobOnDisk(spec));
+  EXPECT_FALSE(HasContent("ns", orphan));
+  EXPECT_TRUE(containers.Get("ns", "c1").ok()) << "containers are never collected";
+
+  // Dropping the label lets its targets go; the snapshot stays with the key.
+  Container unlabelled = c;
+  unlabelled.labels.clear();
+  ASSERT_TRUE(containers.Update("ns", unlabelled, {"labels"}).ok());
+  env_.Collect();
+  EXPECT_FALSE(HasContent("ns", spec));
+  EXPECT_FALSE(HasSnapshot("ns", "labelled"));
+  EXPECT_TRUE(HasSnapshot("ns", "c1-rootfs"));
+
+  ASSERT_TRUE(containers.Delete("ns", "c1").ok());
+  stats = env_.Collect();
+  EXPECT_EQ(stats.snapshots_removed, 2) << "c1-rootfs and base";
+  EXPECT_FALSE(HasSnapshot("ns", "c1-rootfs"));
+  EXPECT_FALSE(HasSnapshot("ns", "base"));
+  EXPECT_EQ(env_.BackendSnapshots(), 0u);
 }
 
 }  // namespace

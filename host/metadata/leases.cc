@@ -41,15 +41,10 @@ Result<Lease> Decode(std::string_view bytes) {
   return lease;
 }
 
+// containerd takes any non-empty id ("lease id must be provided").
 Status ValidateLeaseId(std::string_view id) {
-  if (id.empty()) return Status::InvalidArgument("lease id must not be empty");
+  if (id.empty()) return Status::InvalidArgument("lease id must be provided");
   if (id.size() > kMaxRefLength) return Status::InvalidArgument("lease id too long");
-  for (char c : id) {
-    if (c == '/' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      return Status::InvalidArgument("lease id \"" + std::string(id) +
-                                     "\" must not hold \"/\" or control characters");
-    }
-  }
   return Status::Ok();
 }
 
@@ -125,8 +120,8 @@ Result<Lease> LeaseStore::Create(std::string_view ns, const std::string& id, con
   BERTH_RETURN_IF_ERROR(ValidateLabels(labels));
   Lease lease{id, std::chrono::system_clock::now(), labels};
   {
-    std::shared_lock collect(db_->collection_mutex());
-    std::lock_guard lock(db_->write_mutex());
+    ReaderLock collect(&db_->collection_mutex());
+    MutexLock lock(&db_->write_mutex());
     auto existing = db_->Get(keys::Lease(ns, id));
     if (!existing.ok()) return existing.status();
     if (existing->has_value()) return Status::AlreadyExists("lease \"" + id + "\"");
@@ -143,8 +138,8 @@ Status LeaseStore::Delete(std::string_view ns, const std::string& id) {
   if (id.empty()) return Status::InvalidArgument("lease id must not be empty");
   std::set<std::string> dirty;
   {
-    std::shared_lock collect(db_->collection_mutex());
-    std::lock_guard lock(db_->write_mutex());
+    ReaderLock collect(&db_->collection_mutex());
+    MutexLock lock(&db_->write_mutex());
     BERTH_RETURN_IF_ERROR(CheckLease(*db_, ns, id).Annotate("lease \"" + id + "\""));
     leveldb::WriteBatch batch;
     batch.Delete(keys::Lease(ns, id));
@@ -182,11 +177,13 @@ Result<std::vector<Lease>> LeaseStore::List(std::string_view ns, const filters::
 }
 
 Status LeaseStore::AddResource(std::string_view ns, const std::string& id, const LeaseResource& r) {
+  // CheckLease takes "" for "no lease"; here it names none (containerd: NotFound).
+  if (id.empty()) return Status::NotFound("lease does not exist");
   auto rid = CheckResource(r);
   if (!rid.ok()) return rid.status();
   {
-    std::shared_lock collect(db_->collection_mutex());
-    std::lock_guard lock(db_->write_mutex());
+    ReaderLock collect(&db_->collection_mutex());
+    MutexLock lock(&db_->write_mutex());
     BERTH_RETURN_IF_ERROR(CheckLease(*db_, ns, id).Annotate("lease \"" + id + "\""));
     leveldb::WriteBatch batch;
     HoldResource(batch, ns, id, r.type, *rid);
@@ -201,8 +198,8 @@ Status LeaseStore::DeleteResource(std::string_view ns, const std::string& id,
   auto rid = CheckResource(r);
   if (!rid.ok()) return rid.status();
   {
-    std::shared_lock collect(db_->collection_mutex());
-    std::lock_guard lock(db_->write_mutex());
+    ReaderLock collect(&db_->collection_mutex());
+    MutexLock lock(&db_->write_mutex());
     BERTH_RETURN_IF_ERROR(CheckLease(*db_, ns, id).Annotate("lease \"" + id + "\""));
     leveldb::WriteBatch batch;
     ReleaseResource(batch, ns, id, r.type, *rid);
@@ -284,17 +281,6 @@ std::optional<Timestamp> ParseRfc3339(std::string_view text) {
   const std::time_t utc = ::timegm(&tm) - static_cast<std::time_t>(offset_minutes) * 60;
   return Timestamp(std::chrono::duration_cast<Timestamp::duration>(
       std::chrono::seconds(utc) + std::chrono::nanoseconds(nanos)));
-}
-
-std::string FormatRfc3339(Timestamp t) {
-  const std::time_t secs =
-      std::chrono::system_clock::to_time_t(std::chrono::time_point_cast<std::chrono::seconds>(t));
-  std::tm tm{};
-  ::gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return buf;
 }
 
 bool DropsGcLabel(const Labels& before, const Labels& after) {

@@ -22,39 +22,31 @@
 #include <vector>
 
 #include "berth/content.h"
+#include "berth/leases.h"
 #include "berth/filters.h"
+#include "berth/time.h"
 #include "metadata/db.h"
 
 namespace berth::host::metadata {
 
-inline constexpr std::string_view kLabelGcExpire = "containerd.io/gc.expire";
-inline constexpr std::string_view kLabelGcFlat = "containerd.io/gc.flat";
-inline constexpr std::string_view kLabelGcRoot = "containerd.io/gc.root";
+using berth::kLabelGcExpire;
+using berth::kLabelGcFlat;
+using berth::kLabelGcRoot;
+using berth::kResourceContent;
+using berth::kResourceIngests;
+using berth::Lease;
+using berth::LeaseResource;
 
-// Resource types as the leases API names them.
-inline constexpr std::string_view kResourceContent = "content";
-inline constexpr std::string_view kResourceIngests = "ingests";
 // "snapshots/<snapshotter>".
 std::string SnapshotResourceType(std::string_view snapshotter);
-
-struct Lease {
-  std::string id;
-  Timestamp created_at;
-  Labels labels;
-};
-
-struct LeaseResource {
-  std::string id;
-  std::string type;
-  bool operator==(const LeaseResource&) const = default;
-};
 
 class LeaseStore {
  public:
   explicit LeaseStore(MetadataStore* db) : db_(db) {}
 
-  // Creates the lease `id` with `labels`. InvalidArgument for an empty id,
-  // one holding "/" or control characters, or bad labels; AlreadyExists.
+  // Creates the lease `id` with `labels`. InvalidArgument for an empty id
+  // or bad labels; AlreadyExists. Any other id is fine: ids are names, and
+  // reach no path (db.h escapes them in keys).
   Result<Lease> Create(std::string_view ns, const std::string& id, const Labels& labels);
   // Deletes the lease and its list of resources (not the resources). NotFound.
   Status Delete(std::string_view ns, const std::string& id);
@@ -75,7 +67,8 @@ class LeaseStore {
 // NotFound ("lease does not exist") when `ns` has no lease `id`; OK for an
 // empty id (no lease). REQUIRES: write_mutex() held, so that the lease
 // cannot go before the caller's batch is written.
-Status CheckLease(MetadataStore& db, std::string_view ns, std::string_view id);
+Status CheckLease(MetadataStore& db, std::string_view ns, std::string_view id)
+    BERTH_REQUIRES(db.write_mutex());
 // Adds to (or removes from) `batch` the key by which lease `lease` holds a
 // resource of `type`; nothing for an empty lease.
 void HoldResource(leveldb::WriteBatch& batch, std::string_view ns, std::string_view lease,
@@ -87,9 +80,8 @@ std::string BackendOfResourceType(std::string_view type);
 
 // Parses RFC 3339 ("2006-01-02T15:04:05Z", "...05.123+02:00"); nullopt when
 // malformed.
+// (Its counterpart, FormatRfc3339, is berth/time.h's.)
 std::optional<Timestamp> ParseRfc3339(std::string_view text);
-// `t` in UTC as "2006-01-02T15:04:05Z" (seconds).
-std::string FormatRfc3339(Timestamp t);
 
 filters::Adaptor AdaptLease(const Lease& lease);
 

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "metadata/gc_test_env.h"
+#include "metadata/test_env.h"
 
 namespace berth::host::metadata {
 namespace {
@@ -23,7 +23,7 @@ class LeasesTest : public ::testing::Test {
     return ids;
   }
 
-  testing::GcTestEnv env_;
+  testing::MetadataTestEnv env_;
 };
 
 TEST_F(LeasesTest, CreateListDelete) {
@@ -34,8 +34,22 @@ TEST_F(LeasesTest, CreateListDelete) {
   ASSERT_TRUE(leases().Create("ns", "b", {}).ok());
   ASSERT_TRUE(leases().Create("other", "a", {}).ok()) << "ids are per namespace";
   EXPECT_TRUE(leases().Create("ns", "a", {}).status().Is(Code::kAlreadyExists));
-  for (const std::string& bad : std::vector<std::string>{"", "a/b", "a\nb"}) {
-    EXPECT_TRUE(leases().Create("ns", bad, {}).status().Is(Code::kInvalidArgument)) << bad;
+  EXPECT_TRUE(leases().Create("ns", "", {}).status().Is(Code::kInvalidArgument));
+  EXPECT_TRUE(leases().Create("ns", std::string(kMaxRefLength + 1, 'l'), {})
+                  .status()
+                  .Is(Code::kInvalidArgument));
+  // Any other id is a name (containerd's rule), escaped in the keys: "x/y"
+  // neither collides with "x%2Fy" nor looks like a resource of lease "x".
+  for (const std::string& id : std::vector<std::string>{"x/y", "x%2Fy", "a\nb", "../l"}) {
+    ASSERT_TRUE(leases().Create("ns", id, {}).ok()) << id;
+  }
+  ASSERT_TRUE(leases().Create("ns", "x", {}).ok());
+  auto of_x = leases().ListResources("ns", "x");
+  EXPECT_TRUE(of_x.ok() && of_x->empty()) << "lease x/y shows as a resource of x";
+  ASSERT_TRUE(leases().Delete("ns", "x/y").ok());
+  EXPECT_TRUE(leases().Delete("ns", "x/y").Is(Code::kNotFound));
+  for (const std::string& id : std::vector<std::string>{"x%2Fy", "a\nb", "../l", "x"}) {
+    ASSERT_TRUE(leases().Delete("ns", id).ok()) << id;
   }
   EXPECT_TRUE(leases().Create("ns", "c", {{"", "v"}}).status().Is(Code::kInvalidArgument));
 

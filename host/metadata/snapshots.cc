@@ -7,7 +7,7 @@
 
 #include "berth/content.h"
 #include "containerd/services/snapshots/v1/snapshots.pb.h"
-#include "log/log.h"
+#include "berth/runner/log.h"
 #include "metadata/leases.h"
 
 namespace berth::host::metadata {
@@ -47,34 +47,13 @@ std::string FilterQuote(const std::string& value) {
   return out + "\"";
 }
 
-bool HasDotDotComponent(std::string_view key) {
-  std::size_t start = 0;
-  while (start <= key.size()) {
-    std::size_t end = key.find('/', start);
-    if (end == std::string_view::npos) end = key.size();
-    if (key.substr(start, end - start) == "..") return true;
-    start = end + 1;
-  }
-  return false;
-}
-
 }  // namespace
 
 Status ValidateSnapshotKey(std::string_view what, const std::string& key) {
   if (key.empty()) return Status::InvalidArgument(std::string(what) + " must not be empty");
-  if (key.find('\0') != std::string::npos) {
-    return Status::InvalidArgument(std::string(what) + " must not contain NUL");
-  }
   if (key.size() > kMaxSnapshotKey) {
     return Status::InvalidArgument(std::string(what) + " longer than " +
                                    std::to_string(kMaxSnapshotKey) + " bytes");
-  }
-  if (key.front() == '/') {
-    return Status::InvalidArgument(std::string(what) + " must not start with \"/\"");
-  }
-  if (HasDotDotComponent(key)) {
-    return Status::InvalidArgument(std::string(what) +
-                                   " must not hold a \"..\" path component");
   }
   return Status::Ok();
 }
@@ -133,7 +112,7 @@ Result<std::string> NamespacedSnapshotter::NextBackendKey(std::string_view ns,
   leveldb::WriteBatch seq_batch;
   seq_batch.Put(SeqKey(name_), std::to_string(seq));
   {
-    std::lock_guard lock(db_->write_mutex());
+    MutexLock lock(&db_->write_mutex());
     BERTH_RETURN_IF_ERROR(db_->Write(seq_batch, /*sync=*/false));
   }
   return std::string(ns) + "/" + std::to_string(seq) + "/" + key;
@@ -173,8 +152,8 @@ Result<snapshots::Info> NamespacedSnapshotter::Update(
 Result<snapshots::Info> NamespacedSnapshotter::UpdateRecord(
     std::string_view ns, const snapshots::Info& info,
     const std::vector<std::string>& fieldpaths, bool& dropped_gc_label) {
-  std::lock_guard lock(mu_);
-  std::shared_lock collect(db_->collection_mutex());
+  MutexLock lock(&mu_);
+  ReaderLock collect(&db_->collection_mutex());
   auto r = Read(ns, info.name);
   if (!r.ok()) return r.status();
   const snapshots::Labels before = r->info.labels;
@@ -190,7 +169,7 @@ Result<snapshots::Info> NamespacedSnapshotter::UpdateRecord(
   leveldb::WriteBatch batch;
   BERTH_RETURN_IF_ERROR(PutRecord(ns, *r, batch));
   {
-    std::lock_guard db_lock(db_->write_mutex());
+    MutexLock db_lock(&db_->write_mutex());
     BERTH_RETURN_IF_ERROR(db_->Write(batch));
   }
   snapshots::Info out = std::move(*updated);
@@ -237,8 +216,8 @@ Result<std::vector<Mount>> NamespacedSnapshotter::Create(
     const snapshots::Labels& labels, std::string_view lease) {
   BERTH_RETURN_IF_ERROR(ValidateSnapshotKey("key", key));
   BERTH_RETURN_IF_ERROR(ValidateLabels(labels));
-  std::lock_guard lock(mu_);
-  std::shared_lock collect(db_->collection_mutex());
+  MutexLock lock(&mu_);
+  ReaderLock collect(&db_->collection_mutex());
   auto target = labels.find(std::string(snapshots::kLabelSnapshotRef));
   if (target != labels.end() && !target->second.empty()) {
     if (Live(ns, target->second)) {
@@ -257,7 +236,11 @@ Result<std::vector<Mount>> NamespacedSnapshotter::Create(
     }
     backend_parent = p->backend_key;
   }
-  BERTH_RETURN_IF_ERROR(CheckLease(*db_, ns, lease));  // checked again when writing
+  {
+    // Early, before the backend works; checked again when writing.
+    MutexLock db_lock(&db_->write_mutex());
+    BERTH_RETURN_IF_ERROR(CheckLease(*db_, ns, lease));
+  }
   leveldb::WriteBatch batch;
   auto bkey = NextBackendKey(ns, key);
   if (!bkey.ok()) return bkey.status();
@@ -282,7 +265,7 @@ Result<std::vector<Mount>> NamespacedSnapshotter::Create(
   HoldResource(batch, ns, lease, SnapshotResourceType(name_), key);
   Status written;
   {
-    std::lock_guard db_lock(db_->write_mutex());
+    MutexLock db_lock(&db_->write_mutex());
     written = CheckLease(*db_, ns, lease);
     if (written.ok()) written = db_->EnsureNamespace(ns, batch);
     if (written.ok()) written = db_->Write(batch);
@@ -329,7 +312,7 @@ Status NamespacedSnapshotter::AdoptTarget(std::string_view ns, const std::string
   if (!parent.empty()) batch.Put(keys::SnapshotChild(ns, name_, parent, target), "");
   HoldResource(batch, ns, lease, SnapshotResourceType(name_), target);
   {
-    std::lock_guard db_lock(db_->write_mutex());
+    MutexLock db_lock(&db_->write_mutex());
     BERTH_RETURN_IF_ERROR(CheckLease(*db_, ns, lease));
     BERTH_RETURN_IF_ERROR(db_->EnsureNamespace(ns, batch));
     BERTH_RETURN_IF_ERROR(db_->Write(batch));
@@ -343,12 +326,16 @@ Status NamespacedSnapshotter::Commit(std::string_view ns, const std::string& nam
   BERTH_RETURN_IF_ERROR(ValidateSnapshotKey("name", name));
   BERTH_RETURN_IF_ERROR(ValidateLabels(labels));
   {
-    std::lock_guard lock(mu_);
-    std::shared_lock collect(db_->collection_mutex());
+    MutexLock lock(&mu_);
+    ReaderLock collect(&db_->collection_mutex());
     if (Live(ns, name)) return Status::AlreadyExists("snapshot \"" + name + "\"");
     auto r = Read(ns, key);
     if (!r.ok()) return r.status();
-    BERTH_RETURN_IF_ERROR(CheckLease(*db_, ns, lease));  // checked again when writing
+    {
+      // Early, before the backend works; checked again when writing.
+      MutexLock db_lock(&db_->write_mutex());
+      BERTH_RETURN_IF_ERROR(CheckLease(*db_, ns, lease));
+    }
     leveldb::WriteBatch batch;
     auto bname = NextBackendKey(ns, name);
     if (!bname.ok()) return bname.status();
@@ -369,7 +356,7 @@ Status NamespacedSnapshotter::Commit(std::string_view ns, const std::string& nam
     const std::string type = SnapshotResourceType(name_);
     ReleaseResource(batch, ns, lease, type, key);
     HoldResource(batch, ns, lease, type, name);
-    std::lock_guard db_lock(db_->write_mutex());
+    MutexLock db_lock(&db_->write_mutex());
     // Should the lease have gone meanwhile, the committed backend snapshot is
     // recorded nowhere and the next collection removes it.
     BERTH_RETURN_IF_ERROR(CheckLease(*db_, ns, lease));
@@ -404,8 +391,8 @@ Result<bool> NamespacedSnapshotter::HasChild(std::string_view ns, const std::str
 Status NamespacedSnapshotter::Remove(std::string_view ns, const std::string& key,
                                      std::string_view lease) {
   {
-    std::lock_guard lock(mu_);
-    std::shared_lock collect(db_->collection_mutex());
+    MutexLock lock(&mu_);
+    ReaderLock collect(&db_->collection_mutex());
     auto r = Read(ns, key);
     if (!r.ok()) return r.status();
     leveldb::WriteBatch batch;
@@ -418,7 +405,7 @@ Status NamespacedSnapshotter::Remove(std::string_view ns, const std::string& key
     if (!r->info.parent.empty()) batch.Delete(keys::SnapshotChild(ns, name_, r->info.parent, key));
     ReleaseResource(batch, ns, lease, SnapshotResourceType(name_), key);
     // The backend snapshot stays for the next collection.
-    std::lock_guard db_lock(db_->write_mutex());
+    MutexLock db_lock(&db_->write_mutex());
     BERTH_RETURN_IF_ERROR(db_->Write(batch));
   }
   db_->Mutated(true, SnapshotterBackend(name_));
@@ -521,14 +508,14 @@ Status NamespacedSnapshotter::RemoveUnreferenced(const std::set<std::string>& re
 Status NamespacedSnapshotter::Cleanup(CleanupCounts* counts) {
   CleanupCounts local;
   CleanupCounts& c = counts != nullptr ? *counts : local;
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   leveldb::WriteBatch dangling;
   auto referenced = ReferencedBackendKeys(dangling);
   if (!referenced.ok()) return referenced.status();
   BERTH_RETURN_IF_ERROR(RemoveUnreferenced(*referenced, c));
   if (dangling.ApproximateSize() > leveldb::WriteBatch().ApproximateSize()) {
-    std::shared_lock collect(db_->collection_mutex());
-    std::lock_guard db_lock(db_->write_mutex());
+    ReaderLock collect(&db_->collection_mutex());
+    MutexLock db_lock(&db_->write_mutex());
     BERTH_RETURN_IF_ERROR(db_->Write(dangling));
   }
   Status cleaned = backend_->Cleanup();

@@ -38,17 +38,18 @@
 //   this snapshotter's lock meanwhile, so only this snapshotter's changes
 //   wait for it.
 //
-// Keys and names: empty, holding a NUL byte, longer than kMaxSnapshotKey
-// bytes, starting with "/" or holding a ".." path component are
-// InvalidArgument ("/" inside a key is fine: the backend never makes a path
-// of it); labels are checked as containerd checks them.
+// Keys and names are names, not paths: any non-empty string of at most
+// kMaxSnapshotKey bytes (containerd's Go client uses keys like
+// "/tmp/suite-1/preparing" and "default/1/sha256:..."). No key reaches the
+// filesystem: the backend gets "<ns>/<seq>/<key>" and lays snapshots out by
+// its own numeric ids. Labels are checked as containerd checks them.
 // Thread-safe: changes are serialised per snapshotter.
 #ifndef BERTH_HOST_METADATA_SNAPSHOTS_H_
 #define BERTH_HOST_METADATA_SNAPSHOTS_H_
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
+#include "berth/mutex.h"
 #include <set>
 #include <string>
 #include <string_view>
@@ -121,7 +122,8 @@ class NamespacedSnapshotter {
   // snapshot, or what failed.
   Status AdoptTarget(std::string_view ns, const std::string& target, const std::string& parent,
                      const std::string& backend_parent, const snapshots::Labels& labels,
-                     std::string_view lease);
+                     std::string_view lease)
+      BERTH_REQUIRES(mu_);
   // Whether `key` has a live child in `ns`; stale index entries (whose child
   // is gone or has another parent now) are added to `batch` as deletions.
   Result<bool> HasChild(std::string_view ns, const std::string& key, leveldb::WriteBatch& batch);
@@ -135,11 +137,11 @@ class NamespacedSnapshotter {
   MetadataStore* db_;
   const std::string name_;
   std::shared_ptr<Snapshotter> backend_;
-  std::mutex mu_;  // serialises changes to this snapshotter's records
+  Mutex mu_;  // serialises changes to this snapshotter's records (guards no member)
 };
 
-// InvalidArgument for an empty key, a NUL byte, one over kMaxSnapshotKey,
-// a leading "/" or a ".." path component; the message starts with `what`.
+// InvalidArgument for an empty key or one over kMaxSnapshotKey; the message
+// starts with `what`.
 Status ValidateSnapshotKey(std::string_view what, const std::string& key);
 
 }  // namespace berth::host::metadata

@@ -14,6 +14,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include "berth/unix_socket.h"
+
 namespace berth::host {
 namespace {
 
@@ -22,20 +24,6 @@ std::string Errno(int err) { return std::strerror(err); }
 int ClampSize(std::int64_t bytes) {
   if (bytes <= 0) return -1;  // gRPC's "unlimited"
   return static_cast<int>(std::min<std::int64_t>(bytes, INT_MAX));
-}
-
-// Whether a server accepts connections on the socket at `path`.
-bool SocketAnswers(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) return false;
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  bool answers = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr),
-                           sizeof(addr)) == 0;
-  ::close(fd);
-  return answers;
 }
 
 // Creates `dir` and missing parents with `mode` (not narrowed by the umask).

@@ -6,20 +6,19 @@
 #include "berth/init_context.h"
 #include "berth/plugin_types.h"
 #include "core/plugin_set.h"
-#include "server/blocking_pool.h"
-#include "services/grpc_status.h"
+#include "berth/grpc/call.h"
 
 namespace berth::host {
 namespace {
 
 class GcServicePlugin final : public GrpcServicePlugin {
  public:
-  GcServicePlugin(HostEnv env, std::shared_ptr<metadata::MetadataPlugin> md)
-      : md_(std::move(md)), service_(env, md_.get()) {}
+  GcServicePlugin(HostEnv env, std::shared_ptr<GarbageCollector> collector)
+      : collector_(std::move(collector)), service_(env, collector_.get()) {}
   std::vector<grpc::Service*> Services() override { return {&service_}; }
 
  private:
-  std::shared_ptr<metadata::MetadataPlugin> md_;
+  std::shared_ptr<GarbageCollector> collector_;
   GcService service_;
 };
 
@@ -43,16 +42,16 @@ void SetDuration(std::chrono::nanoseconds d, google::protobuf::Duration* out) {
 
 }  // namespace
 
-Result<gc::Stats> CollectNow(const HostEnv& env, metadata::MetadataPlugin& md) {
+Result<gc::Stats> CollectNow(const HostEnv& env, GarbageCollector& collector) {
   if (auto scheduler = FindScheduler(env)) return scheduler->ScheduleAndWait();
-  return md.GarbageCollect();
+  return collector.GarbageCollect();
 }
 
 grpc::ServerUnaryReactor* GcService::Collect(grpc::CallbackServerContext* ctx,
                                              const gc_pb::CollectRequest*,
                                              gc_pb::CollectResponse* resp) {
-  return FinishOnPool(ctx, [resp, env = env_, md = md_]() -> Status {
-    auto stats = CollectNow(env, *md);
+  return grpc_util::ServeUnary(ctx, {.namespace_required = false}, [resp, env = env_, collector = collector_](const CallContext&) -> Status {
+    auto stats = CollectNow(env, *collector);
     if (!stats.ok()) return stats.status();
     SetDuration(stats->mark, resp->mutable_mark());
     SetDuration(stats->sweep, resp->mutable_sweep());
@@ -74,9 +73,9 @@ Registration GcServiceRegistration(HostEnv env) {
   r.id = "gc";
   r.required_types = {std::string(types::kMetadata)};
   r.init = [env](InitContext& ctx) -> Result<std::shared_ptr<Plugin>> {
-    auto md = ctx.GetAs<metadata::MetadataPlugin>(types::kMetadata);
-    if (!md.ok()) return md.status();
-    return std::shared_ptr<Plugin>(std::make_shared<GcServicePlugin>(env, std::move(*md)));
+    auto collector = ctx.GetAs<GarbageCollector>(types::kMetadata);
+    if (!collector.ok()) return collector.status();
+    return std::shared_ptr<Plugin>(std::make_shared<GcServicePlugin>(env, std::move(*collector)));
   };
   return r;
 }

@@ -20,27 +20,26 @@
 #include "berth/plugin.h"
 #include "berth/services/gc/v1/gc.grpc.pb.h"
 #include "builtins.h"
-#include "metadata/plugin.h"
 
 namespace berth::host {
 
 namespace gc_pb = ::berth::services::gc::v1;
 
 // Runs a collection now (see above) and returns its figures.
-Result<gc::Stats> CollectNow(const HostEnv& env, metadata::MetadataPlugin& md);
+Result<gc::Stats> CollectNow(const HostEnv& env, GarbageCollector& collector);
 
 class GcService final : public gc_pb::GC::CallbackService {
  public:
-  GcService(HostEnv env, metadata::MetadataPlugin* md) : env_(env), md_(md) {}
+  GcService(HostEnv env, GarbageCollector* collector) : env_(env), collector_(collector) {}
 
-  // The collection runs on the services' blocking pool.
+  // The collection runs on the executor.
   grpc::ServerUnaryReactor* Collect(grpc::CallbackServerContext* ctx,
                                     const gc_pb::CollectRequest* req,
                                     gc_pb::CollectResponse* resp) override;
 
  private:
   HostEnv env_;
-  metadata::MetadataPlugin* md_;
+  GarbageCollector* collector_;
 };
 
 Registration GcServiceRegistration(HostEnv env);

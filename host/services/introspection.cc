@@ -21,7 +21,7 @@
 #include "berth/grpc_service.h"
 #include "berth/init_context.h"
 #include "berth/plugin_types.h"
-#include "services/grpc_status.h"
+#include "berth/grpc/status.h"
 
 namespace berth::host {
 namespace {
@@ -109,7 +109,7 @@ introspection_pb::Plugin RecordToProto(const PluginRecord& record) {
     Status s = record.init_status;
     if (s.ok()) s = Status::Unknown("plugin failed to initialise");
     google::rpc::Status* err = p.mutable_init_err();
-    err->set_code(static_cast<int>(ToGrpcCode(s.code())));
+    err->set_code(static_cast<int>(grpc_util::ToGrpcCode(s.code())));
     err->set_message(s.ToString());
   }
   return p;
@@ -163,7 +163,7 @@ Result<std::vector<introspection_pb::Plugin>> IntrospectionService::ListPlugins(
 }
 
 Result<std::string> IntrospectionService::Uuid() {
-  std::lock_guard<std::mutex> lock(uuid_mu_);
+  MutexLock lock(&uuid_mu_);
   if (!uuid_.empty()) return uuid_;
   const std::filesystem::path path = std::filesystem::path(root_) / "uuid";
   std::ifstream in(path);
@@ -200,7 +200,7 @@ grpc::ServerUnaryReactor* IntrospectionService::Plugins(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!plugins.ok()) {
     reactor->Finish(
-        ToGrpc(Status::InvalidArgument(plugins.status().message())));
+        grpc_util::ToGrpc(Status::InvalidArgument(plugins.status().message())));
     return reactor;
   }
   for (introspection_pb::Plugin& p : *plugins) {
@@ -216,7 +216,7 @@ grpc::ServerUnaryReactor* IntrospectionService::Server(
   Result<std::string> uuid = Uuid();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (uuid.ok()) response->set_uuid(*uuid);
-  reactor->Finish(ToGrpc(uuid.status()));
+  reactor->Finish(grpc_util::ToGrpc(uuid.status()));
   return reactor;
 }
 

@@ -11,10 +11,10 @@
 #ifndef BERTH_HOST_SERVICES_INTROSPECTION_H_
 #define BERTH_HOST_SERVICES_INTROSPECTION_H_
 
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "berth/mutex.h"
 #include "berth/plugin.h"
 #include "berth/status.h"
 #include "builtins.h"
@@ -47,7 +47,7 @@ class IntrospectionService final
       const std::vector<std::string>& filters) const;
   // The server's UUID, created on first use. Unknown on I/O errors; a uuid
   // file that does not hold a UUID is FailedPrecondition.
-  Result<std::string> Uuid();
+  Result<std::string> Uuid() BERTH_EXCLUDES(uuid_mu_);
 
   grpc::ServerUnaryReactor* Plugins(
       grpc::CallbackServerContext* context,
@@ -61,8 +61,8 @@ class IntrospectionService final
  private:
   const PluginSet* const plugins_;
   const std::string root_;
-  std::mutex uuid_mu_;  // serialises reading and creating the uuid file
-  std::string uuid_;    // guarded by uuid_mu_; "" until first read
+  Mutex uuid_mu_;  // serialises reading and creating the uuid file
+  std::string uuid_ BERTH_GUARDED_BY(uuid_mu_);  // "" until first read
 };
 
 Registration IntrospectionRegistration(HostEnv env);

@@ -8,29 +8,26 @@
 #include "berth/grpc_service.h"
 #include "berth/init_context.h"
 #include "berth/plugin_types.h"
-#include "server/blocking_pool.h"
 #include "services/gc_service.h"
-#include "services/grpc_status.h"
+#include "berth/grpc/call.h"
 
 namespace berth::host {
 namespace {
 
 class LeasesServicePlugin final : public GrpcServicePlugin {
  public:
-  LeasesServicePlugin(HostEnv env, std::shared_ptr<metadata::MetadataPlugin> md)
-      : md_(std::move(md)), service_(env, md_.get()) {}
+  LeasesServicePlugin(HostEnv env, std::shared_ptr<LeaseManager> leases,
+                      std::shared_ptr<GarbageCollector> collector)
+      : leases_(std::move(leases)),
+        collector_(std::move(collector)),
+        service_(env, leases_.get(), collector_.get()) {}
   std::vector<grpc::Service*> Services() override { return {&service_}; }
 
  private:
-  std::shared_ptr<metadata::MetadataPlugin> md_;
+  std::shared_ptr<LeaseManager> leases_;
+  std::shared_ptr<GarbageCollector> collector_;
   LeasesService service_;
 };
-
-grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const Status& s) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpc(s));
-  return reactor;
-}
 
 std::string RandomLeaseId() {
   static thread_local std::mt19937 rng(std::random_device{}());
@@ -42,7 +39,7 @@ std::string RandomLeaseId() {
          "-" + suffix;
 }
 
-void ToProto(const metadata::Lease& lease, leases_pb::Lease* out) {
+void ToProto(const Lease& lease, leases_pb::Lease* out) {
   out->set_id(lease.id);
   auto ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(lease.created_at.time_since_epoch())
@@ -52,20 +49,22 @@ void ToProto(const metadata::Lease& lease, leases_pb::Lease* out) {
   for (const auto& [k, v] : lease.labels) (*out->mutable_labels())[k] = v;
 }
 
-metadata::LeaseResource FromProto(const leases_pb::Resource& r) {
-  return metadata::LeaseResource{r.id(), r.type()};
+LeaseResource FromProto(const leases_pb::Resource& r) {
+  return LeaseResource{r.id(), r.type()};
 }
 
+}  // namespace
+
+namespace {
+constexpr grpc_util::CallRules kRules{.namespace_required = true};
 }  // namespace
 
 grpc::ServerUnaryReactor* LeasesService::Create(grpc::CallbackServerContext* ctx,
                                                 const leases_pb::CreateRequest* req,
                                                 leases_pb::CreateResponse* resp) {
-  auto ns = NamespaceOf(*ctx);
-  if (!ns.ok()) return Done(ctx, ns.status());
-  return FinishOnPool(ctx, [this, ns = *ns, req, resp]() -> Status {
+  return grpc_util::ServeUnary(ctx, kRules, [this, req, resp](const CallContext& call) -> Status {
     const std::string id = req->id().empty() ? RandomLeaseId() : req->id();
-    auto lease = md_->leases().Create(ns, id, Labels(req->labels().begin(), req->labels().end()));
+    auto lease = leases_->CreateLease(call.ns, id, Labels(req->labels().begin(), req->labels().end()));
     if (!lease.ok()) return lease.status();
     ToProto(*lease, resp->mutable_lease());
     return Status::Ok();
@@ -75,61 +74,55 @@ grpc::ServerUnaryReactor* LeasesService::Create(grpc::CallbackServerContext* ctx
 grpc::ServerUnaryReactor* LeasesService::Delete(grpc::CallbackServerContext* ctx,
                                                 const leases_pb::DeleteRequest* req,
                                                 google::protobuf::Empty*) {
-  auto ns = NamespaceOf(*ctx);
-  if (!ns.ok()) return Done(ctx, ns.status());
-  return FinishOnPool(ctx, [this, ns = *ns, req]() -> Status {
-    BERTH_RETURN_IF_ERROR(md_->leases().Delete(ns, req->id()));
+  return grpc_util::ServeUnary(ctx, kRules, [this, req](const CallContext& call) -> Status {
+    BERTH_RETURN_IF_ERROR(leases_->DeleteLease(call.ns, req->id()));
     if (!req->sync()) return Status::Ok();
-    return CollectNow(env_, *md_).status();
+    return CollectNow(env_, *collector_).status();
   });
 }
 
 grpc::ServerUnaryReactor* LeasesService::List(grpc::CallbackServerContext* ctx,
                                               const leases_pb::ListRequest* req,
                                               leases_pb::ListResponse* resp) {
-  auto ns = NamespaceOf(*ctx);
-  if (!ns.ok()) return Done(ctx, ns.status());
-  auto filter = filters::ParseAll({req->filters().begin(), req->filters().end()});
-  if (!filter.ok()) return Done(ctx, filter.status());
-  auto leases = md_->leases().List(*ns, *filter);
-  if (!leases.ok()) return Done(ctx, leases.status());
-  for (const metadata::Lease& lease : *leases) ToProto(lease, resp->add_leases());
-  return Done(ctx, Status::Ok());
+  return grpc_util::ServeUnary(ctx, kRules, [this, req, resp](const CallContext& call) -> Status {
+    auto filter = filters::ParseAll({req->filters().begin(), req->filters().end()});
+    if (!filter.ok()) return filter.status();
+    auto leases = leases_->ListLeases(call.ns, *filter);
+    if (!leases.ok()) return leases.status();
+    for (const Lease& lease : *leases) ToProto(lease, resp->add_leases());
+    return Status::Ok();
+  });
 }
 
 grpc::ServerUnaryReactor* LeasesService::AddResource(grpc::CallbackServerContext* ctx,
                                                      const leases_pb::AddResourceRequest* req,
                                                      google::protobuf::Empty*) {
-  auto ns = NamespaceOf(*ctx);
-  if (!ns.ok()) return Done(ctx, ns.status());
-  return FinishOnPool(ctx, [this, ns = *ns, req] {
-    return md_->leases().AddResource(ns, req->id(), FromProto(req->resource()));
+  return grpc_util::ServeUnary(ctx, kRules, [this, req](const CallContext& call) {
+    return leases_->AddLeaseResource(call.ns, req->id(), FromProto(req->resource()));
   });
 }
 
 grpc::ServerUnaryReactor* LeasesService::DeleteResource(grpc::CallbackServerContext* ctx,
                                                         const leases_pb::DeleteResourceRequest* req,
                                                         google::protobuf::Empty*) {
-  auto ns = NamespaceOf(*ctx);
-  if (!ns.ok()) return Done(ctx, ns.status());
-  return FinishOnPool(ctx, [this, ns = *ns, req] {
-    return md_->leases().DeleteResource(ns, req->id(), FromProto(req->resource()));
+  return grpc_util::ServeUnary(ctx, kRules, [this, req](const CallContext& call) {
+    return leases_->DeleteLeaseResource(call.ns, req->id(), FromProto(req->resource()));
   });
 }
 
 grpc::ServerUnaryReactor* LeasesService::ListResources(grpc::CallbackServerContext* ctx,
                                                        const leases_pb::ListResourcesRequest* req,
                                                        leases_pb::ListResourcesResponse* resp) {
-  auto ns = NamespaceOf(*ctx);
-  if (!ns.ok()) return Done(ctx, ns.status());
-  auto resources = md_->leases().ListResources(*ns, req->id());
-  if (!resources.ok()) return Done(ctx, resources.status());
-  for (const metadata::LeaseResource& r : *resources) {
-    leases_pb::Resource* out = resp->add_resources();
-    out->set_id(r.id);
-    out->set_type(r.type);
-  }
-  return Done(ctx, Status::Ok());
+  return grpc_util::ServeUnary(ctx, kRules, [this, req, resp](const CallContext& call) -> Status {
+    auto resources = leases_->ListLeaseResources(call.ns, req->id());
+    if (!resources.ok()) return resources.status();
+    for (const LeaseResource& r : *resources) {
+      leases_pb::Resource* out = resp->add_resources();
+      out->set_id(r.id);
+      out->set_type(r.type);
+    }
+    return Status::Ok();
+  });
 }
 
 Registration LeasesServiceRegistration(HostEnv env) {
@@ -138,9 +131,12 @@ Registration LeasesServiceRegistration(HostEnv env) {
   r.id = "leases";
   r.required_types = {std::string(types::kMetadata)};
   r.init = [env](InitContext& ctx) -> Result<std::shared_ptr<Plugin>> {
-    auto md = ctx.GetAs<metadata::MetadataPlugin>(types::kMetadata);
-    if (!md.ok()) return md.status();
-    return std::shared_ptr<Plugin>(std::make_shared<LeasesServicePlugin>(env, std::move(*md)));
+    auto leases = ctx.GetAs<LeaseManager>(types::kMetadata);
+    if (!leases.ok()) return leases.status();
+    auto collector = ctx.GetAs<GarbageCollector>(types::kMetadata);
+    if (!collector.ok()) return collector.status();
+    return std::shared_ptr<Plugin>(
+        std::make_shared<LeasesServicePlugin>(env, std::move(*leases), std::move(*collector)));
   };
   return r;
 }

@@ -1,10 +1,10 @@
 // io.containerd.grpc.v1.leases: containerd.services.leases.v1.Leases over the
-// metadata plugin's LeaseStore. Create makes up an id when none is given
+// metadata plugin's LeaseManager face. Create makes up an id when none is given
 // ("<nanoseconds>-<6 hex digits>", an identifier); Delete with `sync` returns
 // after a collection has run (CollectNow, gc_service.h). Requires the
 // metadata plugin; the gc scheduler is looked up per call. Changes (which
 // wait while a collection marks and sweeps) and the collection itself run on
-// the services' blocking pool; List and ListResources only read.
+// the executor, as every call does.
 //
 // Thread-safe (stateless; the store serialises changes).
 #ifndef BERTH_HOST_SERVICES_LEASES_SERVICE_H_
@@ -13,7 +13,8 @@
 #include "berth/plugin.h"
 #include "builtins.h"
 #include "containerd/services/leases/v1/leases.grpc.pb.h"
-#include "metadata/plugin.h"
+#include "berth/gc.h"
+#include "berth/leases.h"
 
 namespace berth::host {
 
@@ -21,7 +22,8 @@ namespace leases_pb = containerd::services::leases::v1;
 
 class LeasesService final : public leases_pb::Leases::CallbackService {
  public:
-  LeasesService(HostEnv env, metadata::MetadataPlugin* md) : env_(env), md_(md) {}
+  LeasesService(HostEnv env, LeaseManager* leases, GarbageCollector* collector)
+      : env_(env), leases_(leases), collector_(collector) {}
 
   grpc::ServerUnaryReactor* Create(grpc::CallbackServerContext* ctx,
                                    const leases_pb::CreateRequest* req,
@@ -44,7 +46,8 @@ class LeasesService final : public leases_pb::Leases::CallbackService {
 
  private:
   HostEnv env_;
-  metadata::MetadataPlugin* md_;
+  LeaseManager* leases_;
+  GarbageCollector* collector_;
 };
 
 Registration LeasesServiceRegistration(HostEnv env);

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "berth/grpc/content_client.h"
 #include "berth/grpc/convert.h"
 #include "read_stream.h"
 
@@ -11,6 +12,18 @@ namespace {
 namespace pb = containerd::services::content::v1;
 using grpc_util::FromProto;
 using grpc_util::ToProto;
+
+// Reads and writes bound each step by the channel's timeout and fail as its
+// other calls do.
+grpc_util::ContentClientOptions ClientOptions(const std::shared_ptr<ProxyChannel>& channel) {
+  grpc_util::ContentClientOptions options;
+  options.step_timeout = channel->timeout();
+  options.peer = "proxy " + channel->options().name;
+  options.error = [channel](const grpc::Status& status, bool overran) {
+    return channel->Error(status, overran);
+  };
+  return options;
+}
 
 }  // namespace
 
@@ -73,12 +86,18 @@ Status ProxyContentStore::Delete(std::string_view digest) {
 Result<std::unique_ptr<ContentReader>> ProxyContentStore::ReaderAt(std::string_view digest) {
   auto info = Info(digest);
   if (!info.ok()) return info.status();
-  return NewProxyReader(channel_, stub_, std::string(digest), info->size);
+  // Later reads carry this call's headers, whichever thread makes them.
+  grpc_util::ContextFactory context = [channel = channel_, call = CurrentCall()] {
+    return channel->StreamContext(call);
+  };
+  return grpc_util::NewContentReader(stub_, std::move(context), std::string(digest), info->size,
+                                     ClientOptions(channel_));
 }
 
 Result<std::unique_ptr<ContentWriter>> ProxyContentStore::Writer(const WriterOptions& options) {
   BERTH_RETURN_IF_ERROR(ValidateRef(options.ref));
-  return OpenProxyWriter(channel_, stub_, options);
+  return grpc_util::OpenContentWriter(stub_, channel_->StreamContext(), options,
+                                      ClientOptions(channel_));
 }
 
 Result<IngestStatus> ProxyContentStore::GetStatus(std::string_view ref) {

@@ -6,10 +6,12 @@
 //   at a time (gRPC flow control keeps the peer at most a window ahead), as
 //   containerd's proxy reads; the peer never sends more than was asked
 //   (clients such as ctr read in 32 KiB calls).
-// - Writers hold one Write stream, in containerd's lockstep (each request
-//   answered before the next is sent). Truncate accepts only 0 (the peer
-//   restarts the ingest at the next write). Destroying a writer half-closes
-//   the stream; the ingest stays on the peer for a resume.
+// - Writers hold one Write stream (berth/grpc/content_client.h); each Write
+//   returns once the peer answered all its requests (a large one goes out as
+//   pipelined 4 MiB requests), as containerd's lockstep does. Truncate
+//   accepts only 0 (the peer restarts the ingest at the next write).
+//   Destroying a writer half-closes the stream; the ingest stays on the peer
+//   for a resume.
 // - Walk and ListStatuses ask the peer for everything and filter here (the
 //   parsed filters::Filter has no text to forward); the answers are the same.
 // - Readers and writers keep the CallContext they were opened with: their
@@ -56,14 +58,6 @@ class ProxyContentStore final : public ContentStore {
   std::shared_ptr<ProxyChannel> channel_;
   std::shared_ptr<ContentStub> stub_;
 };
-
-// The reader and writer, built by the store (content_io.cc).
-std::unique_ptr<ContentReader> NewProxyReader(std::shared_ptr<ProxyChannel> channel,
-                                              std::shared_ptr<ContentStub> stub, std::string digest,
-                                              std::int64_t size);
-Result<std::unique_ptr<ContentWriter>> OpenProxyWriter(std::shared_ptr<ProxyChannel> channel,
-                                                       std::shared_ptr<ContentStub> stub,
-                                                       const WriterOptions& options);
 
 }  // namespace berth::proxy
 

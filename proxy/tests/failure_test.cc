@@ -334,5 +334,37 @@ TEST_F(ContentPeerFailureTest, PeerKilledMidReadEndsTheReadAndComesBack) {
   EXPECT_TRUE(after.out == data);
 }
 
+// Content streams whose every step waits on a frozen peer (each Read's
+// opening Info, each Write's STAT) run on the executor, so that the daemon's
+// other services still answer.
+TEST_F(ContentPeerFailureTest, ManyStreamsToAHungPeerLeaveTheDaemonAnswering) {
+  const std::string data = DeterministicBytes(1 << 20, 23);
+  const std::string digest = Sha256Of(data);
+  CommandResult in = RunCommand(CtrArgs({"content", "ingest", "blob"}), data);
+  ASSERT_EQ(in.exit_code, 0) << in.Describe();
+  peer_.Signal(SIGSTOP);
+  int devnull = ::open("/dev/null", O_RDWR);
+  ASSERT_GE(devnull, 0);
+  std::vector<pid_t> stuck;
+  for (int i = 0; i < 8; ++i) {
+    stuck.push_back(SpawnProcess(CtrArgs({"content", "get", digest}), devnull, devnull, devnull));
+    stuck.push_back(SpawnProcess(CtrArgs({"content", "ingest", "stuck-" + std::to_string(i)}),
+                                 devnull, devnull, devnull));
+  }
+  ::close(devnull);
+  for (int i = 0; i < 3; ++i) {
+    CommandResult version = RunCommand(CtrArgs({"version"}), "", std::chrono::seconds(20));
+    EXPECT_EQ(version.exit_code, 0) << version.Describe();
+  }
+  CommandResult namespaces = RunCommand(CtrArgs({"namespaces", "ls"}), "", std::chrono::seconds(20));
+  EXPECT_EQ(namespaces.exit_code, 0) << namespaces.Describe();
+  peer_.Signal(SIGCONT);
+  for (pid_t pid : stuck) {
+    ASSERT_GT(pid, 0);
+    EXPECT_TRUE(WaitForExit(pid, std::chrono::seconds(90)).has_value());
+  }
+  EXPECT_EQ(main_->Ctr({"version"}).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace berth::test

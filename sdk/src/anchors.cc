@@ -2,10 +2,15 @@
 // libberth-sdk.so, gives each interface one vtable and one type_info for the
 // whole process, so dynamic_cast agrees across plugin libraries.
 #include "berth/config.h"
+#include "berth/containers.h"
+#include "berth/events.h"
 #include "berth/gc.h"
 #include "berth/grpc_service.h"
+#include "berth/images.h"
 #include "berth/init_context.h"
+#include "berth/leases.h"
 #include "berth/logger.h"
+#include "berth/metadata.h"
 #include "berth/plugin.h"
 
 namespace berth {
@@ -20,5 +25,13 @@ PluginConfig::~PluginConfig() = default;
 GrpcServicePlugin::~GrpcServicePlugin() = default;
 GarbageCollector::~GarbageCollector() = default;
 GcScheduler::~GcScheduler() = default;
+NamespacedStores::~NamespacedStores() = default;
+NamespaceStore::~NamespaceStore() = default;
+LeaseManager::~LeaseManager() = default;
+ContainerStore::~ContainerStore() = default;
+ImageStore::~ImageStore() = default;
+EventPublisher::~EventPublisher() = default;
+EventSubscription::~EventSubscription() = default;
+EventExchange::~EventExchange() = default;
 
 }  // namespace berth

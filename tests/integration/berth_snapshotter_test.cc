@@ -53,7 +53,19 @@ std::vector<std::string> SnapshotterArgs(const std::string& root, const std::str
 }
 
 // A containerd on its own root, state and socket under `dir`, with the
-// snapshotter at `proxy_socket` as proxy plugin "berth".
+// snapshotter at `proxy_socket` as proxy plugin "berth". Its collector never
+// runs (kPeerNoCollection): a test's unlabelled snapshots would otherwise go
+// between two ctr calls.
+// containerd's gc scheduler, kept from ever collecting: no startup run within
+// a test's life, and thresholds no test reaches. (Disabling the plugin would
+// also disable containerd's leases service, which requires it.)
+constexpr char kPeerNoCollection[] =
+    "[plugins.\"io.containerd.gc.v1.scheduler\"]\n"
+    "  deletion_threshold = 0\n"
+    "  mutation_threshold = 1000000000\n"
+    "  schedule_delay = \"0s\"\n"
+    "  startup_delay = \"1000h\"\n";
+
 std::string WriteContainerdConfig(const std::string& dir, const std::string& proxy_socket) {
   std::ostringstream c;
   c << "version = 2\n"
@@ -62,7 +74,8 @@ std::string WriteContainerdConfig(const std::string& dir, const std::string& pro
     << "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n"
     << "[grpc]\n  address = \"" << dir << "/containerd.sock\"\n"
     << "[plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"" << dir << "/opt\"\n"
-    << "[proxy_plugins.berth]\n  type = \"snapshot\"\n  address = \"" << proxy_socket << "\"\n";
+    << "[proxy_plugins.berth]\n  type = \"snapshot\"\n  address = \"" << proxy_socket << "\"\n"
+    << kPeerNoCollection;
   std::string path = dir + "/containerd.toml";
   EXPECT_TRUE(WriteFile(path, c.str()));
   return path;

@@ -13,12 +13,12 @@
 #include "berth/digest.h"
 #include "berth/grpc/serve.h"
 #include "berth/plugin_types.h"
+#include "berth/runner/standalone.h"
 #include "berthd_process.h"
 #include "containerd/services/content/v1/content.grpc.pb.h"
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "fixtures.h"
 #include "served_util.h"
-#include "standalone.h"
 
 namespace berth::test {
 namespace {
@@ -26,14 +26,14 @@ namespace {
 namespace content_pb = containerd::services::content::v1;
 namespace snapshots_pb = containerd::services::snapshots::v1;
 
-std::unique_ptr<standalone::StandalonePlugin> StartPlugin(const std::string& library,
+std::unique_ptr<runner::StandalonePlugin> StartPlugin(const std::string& library,
                                                           std::string_view type,
                                                           const std::string& root) {
-  standalone::StandaloneOptions o;
+  runner::StandaloneOptions o;
   o.library = std::string(BERTH_BUILD_DIR) + "/lib/berth/plugins/" + library + ".so";
   o.type = std::string(type);
   o.root = root;
-  auto p = standalone::StandalonePlugin::Start(o);
+  auto p = runner::StandalonePlugin::Start(o);
   EXPECT_TRUE(p.ok()) << p.status().ToString();
   return p.ok() ? std::move(*p) : nullptr;
 }
@@ -117,7 +117,7 @@ class ServedContent : public ::testing::Test {
   }
 
   TempDir dir_{"berth-served-content-"};
-  std::unique_ptr<standalone::StandalonePlugin> plugin_;
+  std::unique_ptr<runner::StandalonePlugin> plugin_;
   std::unique_ptr<grpc_util::ContentServer> service_;
   std::unique_ptr<grpc_util::UnixServer> server_;
   std::unique_ptr<content_pb::Content::Stub> stub_;
@@ -251,7 +251,7 @@ class ServedSnapshots : public ::testing::Test {
   }
 
   ScratchDir dir_{"berth-served-snapshots-"};
-  std::unique_ptr<standalone::StandalonePlugin> plugin_;
+  std::unique_ptr<runner::StandalonePlugin> plugin_;
   std::unique_ptr<grpc_util::SnapshotsServer> service_;
   std::unique_ptr<grpc_util::UnixServer> server_;
   std::unique_ptr<snapshots_pb::Snapshots::Stub> stub_;

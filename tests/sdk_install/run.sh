@@ -169,6 +169,13 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [proxy_plugins.ext]
   type = "snapshot"
   address = "$ext_socket"
+# The peer never collects during the test: its startup run would otherwise
+# take the test's unlabelled snapshots between two ctr calls.
+[plugins."io.containerd.gc.v1.scheduler"]
+  deletion_threshold = 0
+  mutation_threshold = 1000000000
+  schedule_delay = "0s"
+  startup_delay = "1000h"
 TOML
   containerd --config "$work/ctd/config.toml" >"$work/containerd.log" 2>&1 &
   containerd_pid=$!

@@ -17,18 +17,25 @@
 // thread copies the context it needs first (a proxy's stream keeps the
 // context it was opened with). Scopes nest; the innermost wins.
 //
+// A server derives the context from its call once, validated, in one place:
+// berth/grpc/call.h for gRPC, berth/ttrpc for ttrpc.
+//
 // Thread-safety: the context is per thread; CallScope must be destroyed on
 // the thread that made it, in reverse order of creation.
 #ifndef BERTH_CALL_CONTEXT_H_
 #define BERTH_CALL_CONTEXT_H_
 
+#include <chrono>
 #include <string>
 
 namespace berth {
 
 struct CallContext {
+  using Clock = std::chrono::system_clock;
   std::string ns;     // the client's namespace; "" = none
   std::string lease;  // the client's lease; "" = none
+  // When the client stops waiting; time_point::max() = never.
+  Clock::time_point deadline = Clock::time_point::max();
 };
 
 // The context of the innermost CallScope alive on this thread, or an empty

@@ -123,8 +123,9 @@ inline constexpr std::size_t kMaxRefLength = 1024;
 // Longest key plus value of one label, as containerd limits it.
 inline constexpr std::size_t kMaxLabelSize = 4096;
 
-// InvalidArgument for an empty ref, one over kMaxRefLength, one holding
-// control characters, starting with '/' or holding a ".." path component.
+// InvalidArgument for an empty ref or one over kMaxRefLength. Any other ref
+// is fine (containerd's rule): refs are names, and an implementation must
+// never make a path of one (content-local hashes it).
 Status ValidateRef(std::string_view ref);
 // InvalidArgument for an empty key or key plus value over kMaxLabelSize.
 Status ValidateLabels(const Labels& labels);

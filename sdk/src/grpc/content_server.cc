@@ -1,8 +1,10 @@
-// ContentServer: containerd.services.content.v1.Content over one
-// ContentStore, as containerd's services/content/contentserver serves one.
-// List streams batches; Read streams chunks of at most 1 MiB, one write in
-// flight at a time (the client's pace sets the server's); Write runs
-// containerd's STAT / WRITE / COMMIT protocol, one request then one response.
+// ContentServer: containerd.services.content.v1.Content over the content
+// stores a resolver picks, as containerd's services/content/contentserver
+// serves one. List streams batches; Read streams chunks of at most 1 MiB,
+// one write in flight at a time (the client's pace sets the server's); Write
+// runs containerd's STAT / WRITE / COMMIT protocol, one request then one
+// response. Every step that touches the store runs on the executor, with
+// the call's CallScope open.
 #include <algorithm>
 #include <cstdint>
 #include <deque>
@@ -18,9 +20,6 @@
 #include "server_util.h"
 
 namespace berth::grpc_util {
-
-using internal::Done;
-using internal::Guarded;
 
 namespace {
 
@@ -49,34 +48,46 @@ Status CollectContent(ContentStore& store, const content_pb::ListContentRequest&
 
 class ReadReactor final : public grpc::ServerWriteReactor<content_pb::ReadContentResponse> {
  public:
-  ReadReactor(ContentStore& store, const content_pb::ReadContentRequest& req) {
-    grpc::Status s = Open(store, req);
-    if (!s.ok()) {
-      Finish(s);
-      return;
-    }
-    Next();
+  ReadReactor(CallContext call, Executor& executor, const ContentResolver& resolve,
+              const content_pb::ReadContentRequest& req)
+      : call_(std::move(call)), executor_(executor) {
+    executor_.Submit([this, &resolve, &req] {
+      CallScope scope(call_);
+      grpc::Status s = Open(resolve, req);
+      if (!s.ok()) {
+        Finish(s);
+        return;
+      }
+      Next();
+    });
   }
   void OnWriteDone(bool ok) override {
     if (!ok) {
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
       return;
     }
-    Next();
+    executor_.Submit([this] {
+      CallScope scope(call_);
+      Next();
+    });
   }
   void OnDone() override {
     reader_.reset();
+    store_.reset();
     delete this;
   }
 
  private:
-  grpc::Status Open(ContentStore& store, const content_pb::ReadContentRequest& req) {
+  grpc::Status Open(const ContentResolver& resolve, const content_pb::ReadContentRequest& req) {
     if (Status s = ValidateDigest(req.digest()); !s.ok()) return ToGrpc(s);
-    auto info = Guarded([&] { return store.Info(req.digest()); });
+    auto store = Guard([&] { return resolve(call_); });
+    if (!store.ok()) return ToGrpc(store.status());
+    auto info = Guard([&] { return (*store)->Info(req.digest()); });
     if (!info.ok()) return ToGrpc(info.status());
-    auto reader = Guarded([&] { return store.ReaderAt(req.digest()); });
+    auto reader = Guard([&] { return (*store)->ReaderAt(req.digest()); });
     if (!reader.ok()) return ToGrpc(reader.status());
     reader_ = std::move(*reader);
+    store_ = std::move(*store);
     std::int64_t size = reader_->Size();
     offset_ = std::max<std::int64_t>(req.offset(), 0);
     if (offset_ > size) {
@@ -95,7 +106,7 @@ class ReadReactor final : public grpc::ServerWriteReactor<content_pb::ReadConten
     }
     std::string* data = resp_.mutable_data();
     data->resize(static_cast<std::size_t>(std::min(kReadChunk, remaining_)));
-    auto n = Guarded([&] { return reader_->ReadAt(data->data(), data->size(), offset_); });
+    auto n = Guard([&] { return reader_->ReadAt(data->data(), data->size(), offset_); });
     if (!n.ok()) {
       Finish(ToGrpc(n.status()));
       return;
@@ -111,6 +122,9 @@ class ReadReactor final : public grpc::ServerWriteReactor<content_pb::ReadConten
     StartWrite(&resp_);
   }
 
+  const CallContext call_;
+  Executor& executor_;
+  std::shared_ptr<ContentStore> store_;  // what the reader came from
   std::unique_ptr<ContentReader> reader_;
   std::int64_t offset_ = 0;
   std::int64_t remaining_ = 0;
@@ -127,39 +141,55 @@ class ReadReactor final : public grpc::ServerWriteReactor<content_pb::ReadConten
 class WriteReactor final : public grpc::ServerBidiReactor<content_pb::WriteContentRequest,
                                                           content_pb::WriteContentResponse> {
  public:
-  explicit WriteReactor(ContentStore& store) : store_(store) { StartRead(&req_); }
+  WriteReactor(CallContext call, Executor& executor, const ContentResolver& resolve)
+      : call_(std::move(call)), executor_(executor), resolve_(resolve) {
+    StartRead(&req_);
+  }
 
   void OnReadDone(bool ok) override {
-    if (!ok) {  // the client closed its side (or went away)
-      End(grpc::Status::OK);
-      return;
-    }
-    grpc::Status s = Handle();
-    if (!s.ok()) {
-      End(s);
-      return;
-    }
-    StartWrite(&resp_);
+    executor_.Submit([this, ok] {
+      CallScope scope(call_);
+      if (!ok) {  // the client closed its side (or went away)
+        End(grpc::Status::OK);
+        return;
+      }
+      grpc::Status s = Handle();
+      if (!s.ok()) {
+        End(s);
+        return;
+      }
+      StartWrite(&resp_);
+    });
   }
   void OnWriteDone(bool ok) override {
     if (!ok) {
-      End(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+      Release(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
       return;
     }
     if (committed_) {
-      End(grpc::Status::OK);
+      Release(grpc::Status::OK);
       return;
     }
     StartRead(&req_);
   }
   void OnDone() override {
     writer_.reset();
+    store_.reset();
     delete this;
   }
 
  private:
-  // Releases the writer before the client can learn that the stream ended,
-  // so that it may reopen the ref right away.
+  // Ends the call from a reaction: the writer is released on the executor
+  // (closing it may touch the disk or another process).
+  void Release(const grpc::Status& status) {
+    executor_.Submit([this, status] {
+      CallScope scope(call_);
+      End(status);
+    });
+  }
+  // Releases the writer, and with it the ref, before the client can learn
+  // that the stream ended, so that it may reopen the ref right away.
+  // REQUIRES: on the executor.
   void End(const grpc::Status& status) {
     writer_.reset();
     Finish(status);
@@ -170,15 +200,17 @@ class WriteReactor final : public grpc::ServerBidiReactor<content_pb::WriteConte
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "first message must have a reference");
     }
+    auto store = Guard([&] { return resolve_(call_); });
+    if (!store.ok()) return ToGrpc(store.status());
+    store_ = std::move(*store);
     ref_ = req_.ref();
     total_ = req_.total();
     expected_ = req_.expected();
-    auto w = Guarded([&] { return store_.Writer(WriterOptions{ref_, total_, expected_}); });
+    auto w = Guard([&] { return store_->Writer(WriterOptions{ref_, total_, expected_}); });
     if (!w.ok()) return ToGrpc(w.status());
     writer_ = std::move(*w);
     return grpc::Status::OK;
   }
-
   grpc::Status Handle() {
     if (!writer_) {
       grpc::Status s = Open();
@@ -186,14 +218,14 @@ class WriteReactor final : public grpc::ServerBidiReactor<content_pb::WriteConte
     }
     resp_.Clear();
     resp_.set_action(req_.action());
-    auto st = Guarded([&] { return writer_->Stat(); });
+    auto st = Guard([&] { return writer_->Stat(); });
     if (!st.ok()) return ToGrpc(st.status());
     resp_.set_offset(st->offset);
     if (!req_.expected().empty()) {
       expected_ = req_.expected();
-      if (Guarded([&] { return store_.Info(expected_); }).ok()) {
+      if (Guard([&] { return store_->Info(expected_); }).ok()) {
         writer_.reset();
-        (void)Guarded([&] { return store_.Abort(ref_); });
+        (void)Guard([&] { return store_->Abort(ref_); });
         return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
                             "blob with expected digest " + expected_ + " exists");
       }
@@ -222,18 +254,18 @@ class WriteReactor final : public grpc::ServerBidiReactor<content_pb::WriteConte
                               " must occur at current offset " + std::to_string(offset));
     }
     if (req_.offset() == 0 && offset > 0) {
-      Status s = Guarded([&] { return writer_->Truncate(0); });
+      Status s = Guard([&] { return writer_->Truncate(0); });
       if (!s.ok()) return ToGrpc(s.Annotate("truncate failed"));
       resp_.set_offset(0);
     }
     if (!req_.data().empty()) {
-      Status s = Guarded([&] { return writer_->Write(req_.data().data(), req_.data().size()); });
+      Status s = Guard([&] { return writer_->Write(req_.data().data(), req_.data().size()); });
       if (!s.ok()) return ToGrpc(s);
       resp_.set_offset(writer_->Offset());
     }
     if (req_.action() == content_pb::COMMIT) {
       Status s =
-          Guarded([&] { return writer_->Commit(total_, expected_, FromProto(req_.labels())); });
+          Guard([&] { return writer_->Commit(total_, expected_, FromProto(req_.labels())); });
       if (!s.ok()) return ToGrpc(s);
       committed_ = true;
     }
@@ -241,7 +273,10 @@ class WriteReactor final : public grpc::ServerBidiReactor<content_pb::WriteConte
     return grpc::Status::OK;
   }
 
-  ContentStore& store_;
+  const CallContext call_;
+  Executor& executor_;
+  const ContentResolver& resolve_;
+  std::shared_ptr<ContentStore> store_;
   std::string ref_;
   std::int64_t total_ = 0;
   std::string expected_;
@@ -255,86 +290,125 @@ class WriteReactor final : public grpc::ServerBidiReactor<content_pb::WriteConte
 
 class ContentServer::Impl final : public content_pb::Content::CallbackService {
  public:
-  explicit Impl(std::shared_ptr<ContentStore> backend) : store_(std::move(backend)) {}
+  Impl(ContentResolver resolve, CallRules rules) : resolve_(std::move(resolve)), rules_(rules) {}
 
   grpc::ServerUnaryReactor* Info(grpc::CallbackServerContext* ctx,
                                  const content_pb::InfoRequest* req,
                                  content_pb::InfoResponse* resp) override {
-    if (berth::Status s = ValidateDigest(req->digest()); !s.ok()) return Done(ctx, s);
-    auto info = Guarded([&] { return store_->Info(req->digest()); });
-    if (!info.ok()) return Done(ctx, info.status());
-    ToProto(*info, resp->mutable_info());
-    return Done(ctx, berth::Status::Ok());
+    if (berth::Status s = ValidateDigest(req->digest()); !s.ok()) return FinishNow(ctx, s);
+    return Serve(ctx, [=](ContentStore& store) {
+      auto info = store.Info(req->digest());
+      if (!info.ok()) return info.status();
+      ToProto(*info, resp->mutable_info());
+      return berth::Status::Ok();
+    });
   }
 
   grpc::ServerUnaryReactor* Update(grpc::CallbackServerContext* ctx,
                                    const content_pb::UpdateRequest* req,
                                    content_pb::UpdateResponse* resp) override {
-    std::vector<std::string> paths(req->update_mask().paths().begin(),
-                                   req->update_mask().paths().end());
-    auto info = Guarded([&] { return store_->Update(FromProto(req->info()), paths); });
-    if (!info.ok()) return Done(ctx, info.status());
-    ToProto(*info, resp->mutable_info());
-    return Done(ctx, berth::Status::Ok());
+    return Serve(ctx, [=](ContentStore& store) {
+      std::vector<std::string> paths(req->update_mask().paths().begin(),
+                                     req->update_mask().paths().end());
+      auto info = store.Update(FromProto(req->info()), paths);
+      if (!info.ok()) return info.status();
+      ToProto(*info, resp->mutable_info());
+      return berth::Status::Ok();
+    });
   }
 
   grpc::ServerWriteReactor<content_pb::ListContentResponse>* List(
-      grpc::CallbackServerContext*, const content_pb::ListContentRequest* req) override {
-    return new internal::BatchedListReactor<content_pb::ListContentResponse>(
-        [&](std::deque<content_pb::ListContentResponse>& batches) {
-          return CollectContent(*store_, *req, batches);
-        });
+      grpc::CallbackServerContext* ctx, const content_pb::ListContentRequest* req) override {
+    return new BatchedListReactor<content_pb::ListContentResponse>(
+        [this, ctx, req](std::deque<content_pb::ListContentResponse>& batches) -> berth::Status {
+          auto call = CallContextOf(*ctx, rules_);
+          if (!call.ok()) return call.status();
+          CallScope scope(*call);
+          auto store = resolve_(*call);
+          if (!store.ok()) return store.status();
+          return CollectContent(**store, *req, batches);
+        },
+        internal::RunnerOf(rules_));
   }
 
   grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* ctx,
                                    const content_pb::DeleteContentRequest* req,
                                    google::protobuf::Empty*) override {
-    if (berth::Status s = ValidateDigest(req->digest()); !s.ok()) return Done(ctx, s);
-    return Done(ctx, Guarded([&] { return store_->Delete(req->digest()); }));
+    if (berth::Status s = ValidateDigest(req->digest()); !s.ok()) return FinishNow(ctx, s);
+    return Serve(ctx, [=](ContentStore& store) { return store.Delete(req->digest()); });
   }
 
   grpc::ServerWriteReactor<content_pb::ReadContentResponse>* Read(
-      grpc::CallbackServerContext*, const content_pb::ReadContentRequest* req) override {
-    return new ReadReactor(*store_, *req);
+      grpc::CallbackServerContext* ctx, const content_pb::ReadContentRequest* req) override {
+    auto call = CallContextOf(*ctx, rules_);
+    if (!call.ok()) return new FailedStream<content_pb::ReadContentResponse>(call.status());
+    return new ReadReactor(std::move(*call), rules_.RunOn(), resolve_, *req);
   }
 
   grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* ctx,
                                    const content_pb::StatusRequest* req,
                                    content_pb::StatusResponse* resp) override {
-    auto st = Guarded([&] { return store_->GetStatus(req->ref()); });
-    if (!st.ok()) return Done(ctx, st.status());
-    ToProto(*st, resp->mutable_status());
-    return Done(ctx, berth::Status::Ok());
+    return Serve(ctx, [=](ContentStore& store) {
+      auto st = store.GetStatus(req->ref());
+      if (!st.ok()) return st.status();
+      ToProto(*st, resp->mutable_status());
+      return berth::Status::Ok();
+    });
   }
 
   grpc::ServerUnaryReactor* ListStatuses(grpc::CallbackServerContext* ctx,
                                          const content_pb::ListStatusesRequest* req,
                                          content_pb::ListStatusesResponse* resp) override {
     auto filter = filters::ParseAll({req->filters().begin(), req->filters().end()});
-    if (!filter.ok()) return Done(ctx, filter.status());
-    auto list = Guarded([&] { return store_->ListStatuses(*filter); });
-    if (!list.ok()) return Done(ctx, list.status());
-    for (const IngestStatus& st : *list) ToProto(st, resp->add_statuses());
-    return Done(ctx, berth::Status::Ok());
+    if (!filter.ok()) return FinishNow(ctx, filter.status());
+    return Serve(ctx, [=, filter = std::move(*filter)](ContentStore& store) {
+      auto list = store.ListStatuses(filter);
+      if (!list.ok()) return list.status();
+      for (const IngestStatus& st : *list) ToProto(st, resp->add_statuses());
+      return berth::Status::Ok();
+    });
   }
 
   grpc::ServerBidiReactor<content_pb::WriteContentRequest, content_pb::WriteContentResponse>* Write(
-      grpc::CallbackServerContext*) override {
-    return new WriteReactor(*store_);
+      grpc::CallbackServerContext* ctx) override {
+    auto call = CallContextOf(*ctx, rules_);
+    if (!call.ok()) {
+      return new FailedBidi<content_pb::WriteContentRequest, content_pb::WriteContentResponse>(
+          call.status());
+    }
+    return new WriteReactor(std::move(*call), rules_.RunOn(), resolve_);
   }
 
   grpc::ServerUnaryReactor* Abort(grpc::CallbackServerContext* ctx,
                                   const content_pb::AbortRequest* req,
                                   google::protobuf::Empty*) override {
-    return Done(ctx, Guarded([&] { return store_->Abort(req->ref()); }));
+    return Serve(ctx, [=](ContentStore& store) { return store.Abort(req->ref()); });
   }
 
  private:
-  std::shared_ptr<ContentStore> store_;
+  template <typename Body>
+  grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* ctx, Body body) {
+    return ServeUnary(ctx, rules_, [this, body](const CallContext& call) -> berth::Status {
+      auto store = resolve_(call);
+      if (!store.ok()) return store.status();
+      return body(**store);
+    });
+  }
+
+  ContentResolver resolve_;
+  CallRules rules_;
 };
 
+ContentServer::ContentServer(ContentResolver resolve, CallRules rules)
+    : impl_(std::make_unique<Impl>(std::move(resolve), rules)) {}
+
 ContentServer::ContentServer(std::shared_ptr<ContentStore> backend)
-    : impl_(std::make_unique<Impl>(std::move(backend))) {}
+    : ContentServer(
+          [backend = std::move(backend)](const CallContext&) -> Result<std::shared_ptr<ContentStore>> {
+            return backend;
+          },
+          CallRules{.namespace_required = false}) {}
+
 ContentServer::~ContentServer() = default;
 grpc::Service* ContentServer::service() { return impl_.get(); }
 

@@ -1,22 +1,19 @@
-// SnapshotsServer: containerd.services.snapshots.v1.Snapshots over one
-// Snapshotter, as containerd's contrib/snapshotservice serves one. Each call
-// translates its request, calls the backend once and translates back.
+// SnapshotsServer: containerd.services.snapshots.v1.Snapshots over the
+// snapshotters a resolver picks. Each call resolves its backend, calls it
+// once and translates back, on the executor.
 #include <deque>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "berth/grpc/call.h"
 #include "berth/grpc/convert.h"
 #include "berth/grpc/serve.h"
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "server_util.h"
 
 namespace berth::grpc_util {
-
-using internal::Done;
-using internal::Guarded;
-
 namespace {
 
 // containerd sends a List in blocks of this many infos.
@@ -30,76 +27,90 @@ std::vector<std::string> Paths(const google::protobuf::FieldMask& mask) {
 
 class SnapshotsServer::Impl final : public snapshots_pb::Snapshots::CallbackService {
  public:
-  explicit Impl(std::shared_ptr<Snapshotter> backend) : sn_(std::move(backend)) {}
+  Impl(SnapshotterResolver resolve, CallRules rules)
+      : resolve_(std::move(resolve)), rules_(rules) {}
 
   grpc::ServerUnaryReactor* Prepare(grpc::CallbackServerContext* ctx,
                                     const snapshots_pb::PrepareSnapshotRequest* req,
                                     snapshots_pb::PrepareSnapshotResponse* resp) override {
-    auto m =
-        Guarded([&] { return sn_->Prepare(req->key(), req->parent(), FromProto(req->labels())); });
-    if (!m.ok()) return Done(ctx, m.status());
-    ToProto(*m, resp->mutable_mounts());
-    return Done(ctx, Status::Ok());
+    return Serve(ctx, req->snapshotter(), [=](Snapshotter& sn) {
+      auto m = sn.Prepare(req->key(), req->parent(), FromProto(req->labels()));
+      if (!m.ok()) return m.status();
+      ToProto(*m, resp->mutable_mounts());
+      return Status::Ok();
+    });
   }
 
   grpc::ServerUnaryReactor* View(grpc::CallbackServerContext* ctx,
                                  const snapshots_pb::ViewSnapshotRequest* req,
                                  snapshots_pb::ViewSnapshotResponse* resp) override {
-    auto m =
-        Guarded([&] { return sn_->View(req->key(), req->parent(), FromProto(req->labels())); });
-    if (!m.ok()) return Done(ctx, m.status());
-    ToProto(*m, resp->mutable_mounts());
-    return Done(ctx, Status::Ok());
+    return Serve(ctx, req->snapshotter(), [=](Snapshotter& sn) {
+      auto m = sn.View(req->key(), req->parent(), FromProto(req->labels()));
+      if (!m.ok()) return m.status();
+      ToProto(*m, resp->mutable_mounts());
+      return Status::Ok();
+    });
   }
 
   grpc::ServerUnaryReactor* Mounts(grpc::CallbackServerContext* ctx,
                                    const snapshots_pb::MountsRequest* req,
                                    snapshots_pb::MountsResponse* resp) override {
-    auto m = Guarded([&] { return sn_->Mounts(req->key()); });
-    if (!m.ok()) return Done(ctx, m.status());
-    ToProto(*m, resp->mutable_mounts());
-    return Done(ctx, Status::Ok());
+    return Serve(ctx, req->snapshotter(), [=](Snapshotter& sn) {
+      auto m = sn.Mounts(req->key());
+      if (!m.ok()) return m.status();
+      ToProto(*m, resp->mutable_mounts());
+      return Status::Ok();
+    });
   }
 
   grpc::ServerUnaryReactor* Commit(grpc::CallbackServerContext* ctx,
                                    const snapshots_pb::CommitSnapshotRequest* req,
                                    google::protobuf::Empty*) override {
-    return Done(ctx, Guarded([&] {
-                  return sn_->Commit(req->name(), req->key(), FromProto(req->labels()));
-                }));
+    return Serve(ctx, req->snapshotter(), [=](Snapshotter& sn) {
+      return sn.Commit(req->name(), req->key(), FromProto(req->labels()));
+    });
   }
 
   grpc::ServerUnaryReactor* Remove(grpc::CallbackServerContext* ctx,
                                    const snapshots_pb::RemoveSnapshotRequest* req,
                                    google::protobuf::Empty*) override {
-    return Done(ctx, Guarded([&] { return sn_->Remove(req->key()); }));
+    return Serve(ctx, req->snapshotter(), [=](Snapshotter& sn) { return sn.Remove(req->key()); });
   }
 
   grpc::ServerUnaryReactor* Stat(grpc::CallbackServerContext* ctx,
                                  const snapshots_pb::StatSnapshotRequest* req,
                                  snapshots_pb::StatSnapshotResponse* resp) override {
-    auto info = Guarded([&] { return sn_->Stat(req->key()); });
-    if (!info.ok()) return Done(ctx, info.status());
-    ToProto(*info, resp->mutable_info());
-    return Done(ctx, Status::Ok());
+    return Serve(ctx, req->snapshotter(), [=](Snapshotter& sn) {
+      auto info = sn.Stat(req->key());
+      if (!info.ok()) return info.status();
+      ToProto(*info, resp->mutable_info());
+      return Status::Ok();
+    });
   }
 
   grpc::ServerUnaryReactor* Update(grpc::CallbackServerContext* ctx,
                                    const snapshots_pb::UpdateSnapshotRequest* req,
                                    snapshots_pb::UpdateSnapshotResponse* resp) override {
-    auto info =
-        Guarded([&] { return sn_->Update(FromProto(req->info()), Paths(req->update_mask())); });
-    if (!info.ok()) return Done(ctx, info.status());
-    ToProto(*info, resp->mutable_info());
-    return Done(ctx, Status::Ok());
+    return Serve(ctx, req->snapshotter(), [=](Snapshotter& sn) {
+      auto info = sn.Update(FromProto(req->info()), Paths(req->update_mask()));
+      if (!info.ok()) return info.status();
+      ToProto(*info, resp->mutable_info());
+      return Status::Ok();
+    });
   }
 
   grpc::ServerWriteReactor<snapshots_pb::ListSnapshotsResponse>* List(
-      grpc::CallbackServerContext*, const snapshots_pb::ListSnapshotsRequest* req) override {
-    return new internal::BatchedListReactor<snapshots_pb::ListSnapshotsResponse>(
-        [&](std::deque<snapshots_pb::ListSnapshotsResponse>& batches) {
+      grpc::CallbackServerContext* ctx, const snapshots_pb::ListSnapshotsRequest* req) override {
+    using Batches = std::deque<snapshots_pb::ListSnapshotsResponse>;
+    return new BatchedListReactor<snapshots_pb::ListSnapshotsResponse>(
+        [this, ctx, req](Batches& batches) -> Status {
+          auto call = CallContextOf(*ctx, rules_);
+          if (!call.ok()) return call.status();
+          CallScope scope(*call);
+          auto sn = resolve_(*call, req->snapshotter());
+          if (!sn.ok()) return sn.status();
           std::vector<std::string> filters(req->filters().begin(), req->filters().end());
-          return sn_->Walk(
+          return (*sn)->Walk(
               [&](const snapshots::Info& info) {
                 if (batches.empty() || batches.back().info_size() >= kListBatch) {
                   batches.emplace_back();
@@ -108,31 +119,55 @@ class SnapshotsServer::Impl final : public snapshots_pb::Snapshots::CallbackServ
                 return Status::Ok();
               },
               filters);
-        });
+        },
+        internal::RunnerOf(rules_));
   }
 
   grpc::ServerUnaryReactor* Usage(grpc::CallbackServerContext* ctx,
                                   const snapshots_pb::UsageRequest* req,
                                   snapshots_pb::UsageResponse* resp) override {
-    auto u = Guarded([&] { return sn_->Usage(req->key()); });
-    if (!u.ok()) return Done(ctx, u.status());
-    resp->set_size(u->size);
-    resp->set_inodes(u->inodes);
-    return Done(ctx, Status::Ok());
+    return Serve(ctx, req->snapshotter(), [=](Snapshotter& sn) {
+      auto u = sn.Usage(req->key());
+      if (!u.ok()) return u.status();
+      resp->set_size(u->size);
+      resp->set_inodes(u->inodes);
+      return Status::Ok();
+    });
   }
 
   grpc::ServerUnaryReactor* Cleanup(grpc::CallbackServerContext* ctx,
-                                    const snapshots_pb::CleanupRequest*,
+                                    const snapshots_pb::CleanupRequest* req,
                                     google::protobuf::Empty*) override {
-    return Done(ctx, Guarded([&] { return sn_->Cleanup(); }));
+    return Serve(ctx, req->snapshotter(), [](Snapshotter& sn) { return sn.Cleanup(); });
   }
 
  private:
-  std::shared_ptr<Snapshotter> sn_;
+  // Serves a unary call whose body needs the request's snapshotter.
+  template <typename Body>
+  grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* ctx, const std::string& name,
+                                  Body body) {
+    return ServeUnary(ctx, rules_, [this, &name, body](const CallContext& call) -> Status {
+      auto sn = resolve_(call, name);
+      if (!sn.ok()) return sn.status();
+      return body(**sn);
+    });
+  }
+
+  SnapshotterResolver resolve_;
+  CallRules rules_;
 };
 
+SnapshotsServer::SnapshotsServer(SnapshotterResolver resolve, CallRules rules)
+    : impl_(std::make_unique<Impl>(std::move(resolve), rules)) {}
+
 SnapshotsServer::SnapshotsServer(std::shared_ptr<Snapshotter> backend)
-    : impl_(std::make_unique<Impl>(std::move(backend))) {}
+    : SnapshotsServer(
+          [backend = std::move(backend)](const CallContext&,
+                                         const std::string&) -> Result<std::shared_ptr<Snapshotter>> {
+            return backend;
+          },
+          CallRules{.namespace_required = false}) {}
+
 SnapshotsServer::~SnapshotsServer() = default;
 grpc::Service* SnapshotsServer::service() { return impl_.get(); }
 

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "berth/grpc/serve.h"
+#include "berth/unix_socket.h"
 
 namespace berth::grpc_util {
 namespace {
@@ -22,19 +23,6 @@ constexpr int kMaxMessageSize = 16 << 20;
 constexpr std::chrono::seconds kDrainTime(5);
 
 std::string Errno(int err) { return std::strerror(err); }
-
-// Whether a server accepts connections on the socket at `path`.
-bool SocketAnswers(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) return false;
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  bool answers = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
-  ::close(fd);
-  return answers;
-}
 
 // Creates `dir` and its missing parents with mode 0711.
 Status MakeDirs(const std::filesystem::path& dir) {

@@ -19,18 +19,21 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "berth/executor.h"
 #include "berth/grpc/status.h"
 #include "berth/status.h"
 
 namespace berth::grpc_util {
+
+// Runs a task now or later, on any thread.
+using BatchedListReactorRunner = std::function<void(std::function<void()>)>;
 
 template <typename Response>
 class BatchedListReactor final : public grpc::ServerWriteReactor<Response> {
  public:
   // Fills the batches; a non-OK Status ends the call with it.
   using Collect = std::function<Status(std::deque<Response>& batches)>;
-  // Runs a task now or later, on any thread.
-  using Runner = std::function<void(std::function<void()>)>;
+  using Runner = BatchedListReactorRunner;
 
   explicit BatchedListReactor(Collect collect, const Runner& run = nullptr) {
     auto task = [this, collect = std::move(collect)] {
@@ -61,13 +64,7 @@ class BatchedListReactor final : public grpc::ServerWriteReactor<Response> {
  private:
   // An exception from backend code becomes Unknown; it never reaches gRPC.
   Status CollectGuarded(const Collect& collect) {
-    try {
-      return collect(batches_);
-    } catch (const std::exception& e) {
-      return Status::Unknown(std::string("backend threw: ") + e.what());
-    } catch (...) {
-      return Status::Unknown("backend threw a non-standard exception");
-    }
+    return Guard([&] { return collect(batches_); });
   }
 
   void Next() {

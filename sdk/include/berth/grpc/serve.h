@@ -10,37 +10,54 @@
 //   if (!server.ok()) ...;
 //   (*server)->Wait();   // until another thread (say, one in sigwait) calls Shutdown()
 //
-// The services ignore the request's `snapshotter` field and the namespace
-// (the peer's metadata layer keeps namespaces apart by key). Errors travel
-// as containerd's errdefs codes (status.h); an exception thrown by the
-// backend becomes Unknown. List calls collect the backend's walk first and
+// These are the only implementations of the two protocols: berthd serves
+// its namespaced views through them (with resolvers), berth-snapshotter and
+// external snapshotters one plugin. Errors travel as containerd's errdefs
+// codes (status.h); an exception thrown by the backend becomes Unknown. List calls collect the backend's walk first and
 // then stream it in batches (100 entries, as containerd does), so no backend
 // walk stays open while a slow client reads; Read streams 1 MiB chunks, one
 // in flight at a time; Write runs containerd's STAT/WRITE/COMMIT protocol.
 // Content calls check digests (InvalidArgument) before the backend sees them.
 // Part of libberth-grpc.
 //
-// Ownership: a service shares its backend; the service objects must outlive
-// the UnixServer serving them. Thread-safe: calls run on gRPC's threads
-// against the (thread-safe) backend; no lock is held across backend calls.
+// Ownership: a service shares what its resolver hands out; the service
+// objects must outlive the UnixServer serving them. Thread-safe: bodies run
+// on an executor (berth/executor.h), never on gRPC's callback threads,
+// against thread-safe backends; no lock is held across backend calls.
 #ifndef BERTH_GRPC_SERVE_H_
 #define BERTH_GRPC_SERVE_H_
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "berth/call_context.h"
 #include "berth/content.h"
+#include "berth/grpc/call.h"
 #include "berth/snapshotter.h"
 #include "berth/status.h"
 
 namespace berth::grpc_util {
 
-// containerd.services.snapshots.v1.Snapshots over one Snapshotter.
+// Which backend serves a call: berthd resolves the call's namespace and
+// lease to its namespaced, leased views; a standalone server answers every
+// call with its one plugin. The snapshots resolver also gets the request's
+// `snapshotter` field. A non-OK Result ends the call with that Status.
+using SnapshotterResolver = std::function<Result<std::shared_ptr<Snapshotter>>(
+    const CallContext& call, const std::string& snapshotter)>;
+using ContentResolver =
+    std::function<Result<std::shared_ptr<ContentStore>>(const CallContext& call)>;
+
+// containerd.services.snapshots.v1.Snapshots over the snapshotters `resolve`
+// picks. Every body runs on the rules' executor (call.h).
 class SnapshotsServer {
  public:
+  SnapshotsServer(SnapshotterResolver resolve, CallRules rules);
+  // One backend for every call, whatever its `snapshotter` field and
+  // namespace (which may be absent).
   explicit SnapshotsServer(std::shared_ptr<Snapshotter> backend);
   ~SnapshotsServer();
   SnapshotsServer(const SnapshotsServer&) = delete;
@@ -52,9 +69,13 @@ class SnapshotsServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// containerd.services.content.v1.Content over one ContentStore.
+// containerd.services.content.v1.Content over the stores `resolve` picks.
+// Every unary body and every stream step (List's collection, each Read
+// chunk, each Write request) runs on the rules' executor.
 class ContentServer {
  public:
+  ContentServer(ContentResolver resolve, CallRules rules);
+  // One store for every call, whatever its namespace (which may be absent).
   explicit ContentServer(std::shared_ptr<ContentStore> backend);
   ~ContentServer();
   ContentServer(const ContentServer&) = delete;

@@ -1,10 +1,11 @@
-// GcTestEnv: the real metadata plugin over the real content-local and
+// MetadataTestEnv: the real metadata plugin over the real content-local and
 // snapshot-overlay plugins (loaded from the build's plugin folder), on a
 // fresh temporary root, with helpers to put content and snapshots in and to
-// look at what is on disk. Shared by the garbage-collection and lease tests.
-// Not thread-safe; owned by one test.
-#ifndef BERTH_HOST_METADATA_GC_TEST_ENV_H_
-#define BERTH_HOST_METADATA_GC_TEST_ENV_H_
+// look at what is on disk; optionally with built-in service plugins on top
+// (their gRPC services for a test server). The one environment of every
+// metadata and service test. Not thread-safe; owned by one test.
+#ifndef BERTH_HOST_METADATA_TEST_ENV_H_
+#define BERTH_HOST_METADATA_TEST_ENV_H_
 
 #include <gtest/gtest.h>
 
@@ -14,9 +15,10 @@
 #include <vector>
 
 #include "berth/digest.h"
-#include "core/loader.h"
+#include "berth/grpc_service.h"
+#include "berth/runner/loader.h"
 #include "core/plugin_set.h"
-#include "core/test_util.h"
+#include "test_util.h"
 #include "metadata/plugin.h"
 
 namespace berth::host::metadata::testing {
@@ -25,15 +27,18 @@ inline std::string PluginPath(const std::string& name) {
   return std::string(BERTH_TEST_FIXTURE_DIR) + "/../../lib/berth/plugins/" + name + ".so";
 }
 
-class GcTestEnv {
+class MetadataTestEnv {
  public:
-  GcTestEnv() {
+  // `services`: registrations initialised after the metadata plugin (e.g.
+  // SnapshotsServiceRegistration(HostEnv{})).
+  explicit MetadataTestEnv(std::vector<Registration> services = {}) {
     if (!dir_.ok()) {
       failure_ = "cannot make a temporary folder";
       return;
     }
     std::vector<SourcedRegistration> regs;
     regs.push_back({MetadataRegistration(HostEnv{}), ""});
+    for (Registration& r : services) regs.push_back({std::move(r), ""});
     for (const char* name : {"content-local", "snapshot-overlay"}) {
       if (!std::filesystem::exists(PluginPath(name))) {
         failure_ = std::string("build the ") + name + " target first: " + PluginPath(name);
@@ -67,18 +72,32 @@ class GcTestEnv {
       md_.reset();
     }
   }
-  ~GcTestEnv() {
+  ~MetadataTestEnv() {
     md_.reset();
     if (inited_) set_.Close();
   }
-  GcTestEnv(const GcTestEnv&) = delete;
-  GcTestEnv& operator=(const GcTestEnv&) = delete;
+  MetadataTestEnv(const MetadataTestEnv&) = delete;
+  MetadataTestEnv& operator=(const MetadataTestEnv&) = delete;
 
   bool ok() const { return md_ != nullptr; }
   const std::string& failure() const { return failure_; }
   MetadataPlugin& md() { return *md_; }
   NamespacedContentStore& content() { return md_->content(); }
   NamespacedSnapshotter& overlay() { return *md_->snapshotter("overlayfs"); }
+  MetadataStore& db() { return md_->db(); }
+  const host::testing::TempDir& dir() const { return dir_; }
+  std::string OverlayRoot() const {
+    return dir_.path() + "/root/io.containerd.snapshotter.v1.overlayfs";
+  }
+  // The first gRPC service of the service plugin `uri` given at
+  // construction, or nullptr when it did not initialise.
+  grpc::Service* service(const std::string& uri) {
+    const PluginRecord* r = set_.Find(uri);
+    if (r == nullptr || r->state != PluginState::kOk) return nullptr;
+    auto plugin = std::dynamic_pointer_cast<GrpcServicePlugin>(r->instance);
+    if (plugin == nullptr || plugin->Services().empty()) return nullptr;
+    return plugin->Services().front();
+  }
 
   // Writes `data` as ref `ref` in `ns` and commits it; returns its digest.
   std::string Put(const std::string& ns, const std::string& data, const Labels& labels = {},
@@ -150,4 +169,4 @@ class GcTestEnv {
 
 }  // namespace berth::host::metadata::testing
 
-#endif  // BERTH_HOST_METADATA_GC_TEST_ENV_H_
+#endif  // BERTH_HOST_METADATA_TEST_ENV_H_
