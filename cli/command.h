@@ -25,7 +25,9 @@ struct CommandGroup {
 const std::vector<CommandGroup>& CommandGroups();
 
 // The group factories, one per file.
+CommandGroup ContainersGroup();
 CommandGroup ContentGroup();
+CommandGroup EventsGroup();
 CommandGroup GcGroup();
 CommandGroup LeasesGroup();
 CommandGroup NamespacesGroup();

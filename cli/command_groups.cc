@@ -6,7 +6,9 @@ namespace berth::cli {
 
 const std::vector<CommandGroup>& CommandGroups() {
   static const std::vector<CommandGroup> groups = {
+      ContainersGroup(),
       ContentGroup(),
+      EventsGroup(),
       GcGroup(),
       LeasesGroup(),
       NamespacesGroup(),

@@ -2,9 +2,12 @@
 
 #include <utility>
 
+#include "events/exchange.h"
 #include "metadata/plugin.h"
 #include "proxy_plugins.h"
+#include "services/containers_service.h"
 #include "services/content_service.h"
+#include "services/events_service.h"
 #include "services/gc_service.h"
 #include "services/healthcheck.h"
 #include "services/introspection.h"
@@ -20,12 +23,15 @@ std::vector<SourcedRegistration> BuiltinRegistrations(HostEnv env) {
   registrations.push_back(IntrospectionRegistration(env));
   registrations.push_back(VersionRegistration(env));
   registrations.push_back(HealthcheckRegistration(env));
+  registrations.push_back(ExchangeRegistration(env));
   registrations.push_back(MetadataRegistration(env));
+  registrations.push_back(ContainersServiceRegistration(env));
   registrations.push_back(ContentServiceRegistration(env));
   registrations.push_back(NamespacesServiceRegistration(env));
   registrations.push_back(SnapshotsServiceRegistration(env));
   registrations.push_back(LeasesServiceRegistration(env));
   registrations.push_back(GcServiceRegistration(env));
+  registrations.push_back(EventsServiceRegistration(env));
   if (env.config != nullptr) {
     for (Registration& r : ProxyRegistrations(*env.config)) registrations.push_back(std::move(r));
   }

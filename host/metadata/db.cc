@@ -4,7 +4,7 @@
 #include <set>
 
 #include "containerd/services/namespaces/v1/namespace.pb.h"
-#include "services/grpc_status.h"
+#include "berth/identifiers.h"
 
 namespace berth::host::metadata {
 
@@ -47,9 +47,27 @@ std::string SnapshotChild(std::string_view ns, std::string_view snapshotter,
                           std::string_view parent, std::string_view child) {
   return SnapshotChildrenPrefix(ns, snapshotter, parent) + std::string(child);
 }
+std::string ContainerPrefix(std::string_view ns) { return NamespaceData(ns) + "containers/"; }
+std::string Container(std::string_view ns, std::string_view id) {
+  return ContainerPrefix(ns) + std::string(id);
+}
 std::string LeasePrefix(std::string_view ns) { return NamespaceData(ns) + "leases/"; }
+std::string EscapedLeaseId(std::string_view id) {
+  std::string out;
+  out.reserve(id.size());
+  for (char c : id) {
+    if (c == '%') {
+      out += "%25";
+    } else if (c == '/') {
+      out += "%2F";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
 std::string Lease(std::string_view ns, std::string_view id) {
-  return LeasePrefix(ns) + std::string(id);
+  return LeasePrefix(ns) + EscapedLeaseId(id);
 }
 std::string LeaseResourcePrefix(std::string_view ns, std::string_view id) {
   return Lease(ns, id) + "/";
@@ -65,14 +83,14 @@ std::string SnapshotterBackend(std::string_view snapshotter) {
 }
 
 void MetadataStore::OnMutation(std::function<void(bool deletion)> fn) {
-  std::lock_guard lock(mutation_mu_);
+  MutexLock lock(&mutation_mu_);
   callbacks_.push_back(std::move(fn));
 }
 
 void MetadataStore::Mutated(bool deletion, std::string_view dirty_backend) {
   std::vector<std::function<void(bool)>> callbacks;
   {
-    std::lock_guard lock(mutation_mu_);
+    MutexLock lock(&mutation_mu_);
     ++mutations_.mutations;
     if (deletion) ++mutations_.deletions;
     if (!dirty_backend.empty()) mutations_.dirty.emplace(dirty_backend);
@@ -82,12 +100,12 @@ void MetadataStore::Mutated(bool deletion, std::string_view dirty_backend) {
 }
 
 void MetadataStore::MarkDirty(std::string_view backend) {
-  std::lock_guard lock(mutation_mu_);
+  MutexLock lock(&mutation_mu_);
   mutations_.dirty.emplace(backend);
 }
 
 MutationCounts MetadataStore::TakeMutations() {
-  std::lock_guard lock(mutation_mu_);
+  MutexLock lock(&mutation_mu_);
   MutationCounts taken = std::move(mutations_);
   mutations_ = MutationCounts{};
   return taken;
@@ -220,7 +238,7 @@ Status MetadataStore::PutNamespace(const NamespaceRecord& record) {
 Status MetadataStore::CreateNamespace(const NamespaceRecord& record) {
   BERTH_RETURN_IF_ERROR(ValidateIdentifier(record.name));
   BERTH_RETURN_IF_ERROR(ValidateLabels(record.labels));
-  std::lock_guard<std::mutex> lock(write_mu_);
+  MutexLock lock(&write_mu_);
   auto existing = Get(keys::Namespace(record.name));
   if (!existing.ok()) return existing.status();
   if (existing->has_value()) {
@@ -232,8 +250,11 @@ Status MetadataStore::CreateNamespace(const NamespaceRecord& record) {
 Result<NamespaceRecord> MetadataStore::UpdateNamespace(
     const NamespaceRecord& record, const std::vector<std::string>& paths) {
   BERTH_RETURN_IF_ERROR(ValidateIdentifier(record.name));
-  std::lock_guard<std::mutex> lock(write_mu_);
+  MutexLock lock(&write_mu_);
+  // Labelling a namespace that does not exist creates it, as containerd's
+  // SetLabel does (the Go client's first call is often such a label).
   auto current = GetNamespace(record.name);
+  if (!current.ok() && current.status().Is(Code::kNotFound)) current = NamespaceRecord{record.name, {}};
   if (!current.ok()) return current.status();
   Status s = ApplyLabelUpdate(current->labels, record.labels, paths);
   if (!s.ok()) {
@@ -246,7 +267,7 @@ Result<NamespaceRecord> MetadataStore::UpdateNamespace(
 }
 
 Status MetadataStore::DeleteNamespace(std::string_view ns) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  MutexLock lock(&write_mu_);
   auto current = GetNamespace(ns);
   if (!current.ok()) return current.status();
   const std::string data = keys::NamespaceData(ns);

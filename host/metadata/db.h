@@ -2,7 +2,8 @@
 // (<root>/io.containerd.metadata.v1.leveldb/meta.db), and the namespaces in it.
 //
 // Key schema (frozen on disk; every key is "/"-separated text, and neither
-// namespace names, lease ids, snapshotter names nor digests contain "/"):
+// namespace names, snapshotter names nor digests contain "/"; lease ids are
+// escaped, keys::EscapedLeaseId):
 //
 //   v1/namespaces/<ns>                       Namespace proto (name, labels)
 //   v1/n/<ns>/content/blob/<digest>          content Info proto (size,
@@ -20,7 +21,10 @@
 //                                            "" — `child`'s parent is `parent`,
 //                                            whose length in bytes is <n> (so
 //                                            keys holding "/" cannot collide)
-//   v1/n/<ns>/leases/<id>                    Lease proto (id, created_at, labels)
+//   v1/n/<ns>/containers/<id>                containerd.services.containers.v1.
+//                                            Container proto (the id is an
+//                                            identifier: no "/")
+//   v1/n/<ns>/leases/<escaped id>            Lease proto (id, created_at, labels)
 //   v1/n/<ns>/leases/<id>/content/<digest>   "" — resources the lease holds;
 //   v1/n/<ns>/leases/<id>/ingests/<ref>      the part after "<id>/" is the
 //   v1/n/<ns>/leases/<id>/snapshots/<snapshotter>/<key>
@@ -54,10 +58,9 @@
 #include <functional>
 #include <memory>
 #include <cstdint>
-#include <mutex>
+#include "berth/mutex.h"
 #include <optional>
 #include <set>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,6 +69,7 @@
 #include <leveldb/write_batch.h>
 
 #include "berth/content.h"
+#include "berth/metadata.h"
 #include "berth/status.h"
 
 namespace berth::host::metadata {
@@ -89,8 +93,14 @@ std::string SnapshotChildrenPrefix(std::string_view ns, std::string_view snapsho
                                    std::string_view parent);
 std::string SnapshotChild(std::string_view ns, std::string_view snapshotter,
                           std::string_view parent, std::string_view child);
+// "v1/n/<ns>/containers/", and one container's record under it.
+std::string ContainerPrefix(std::string_view ns);
+std::string Container(std::string_view ns, std::string_view id);
 // "v1/n/<ns>/leases/".
 std::string LeasePrefix(std::string_view ns);
+// A lease id in keys: '%' and '/' escaped as "%25" and "%2F", so that any id
+// (containerd accepts any non-empty string) is one key component.
+std::string EscapedLeaseId(std::string_view id);
 std::string Lease(std::string_view ns, std::string_view id);
 // A lease's resources: Lease(ns, id) + "/".
 std::string LeaseResourcePrefix(std::string_view ns, std::string_view id);
@@ -112,10 +122,7 @@ struct MutationCounts {
   std::set<std::string> dirty;  // backends that lost a reference
 };
 
-struct NamespaceRecord {
-  std::string name;
-  Labels labels;
-};
+using NamespaceRecord = berth::Namespace;
 
 class MetadataStore {
  public:
@@ -125,8 +132,8 @@ class MetadataStore {
   ~MetadataStore();
 
   leveldb::DB* db() { return db_.get(); }
-  std::mutex& write_mutex() { return write_mu_; }
-  std::shared_mutex& collection_mutex() { return collect_mu_; }
+  Mutex& write_mutex() BERTH_RETURN_CAPABILITY(write_mu_) { return write_mu_; }
+  SharedMutex& collection_mutex() BERTH_RETURN_CAPABILITY(collect_mu_) { return collect_mu_; }
 
   // --- mutations ---
   // Registers `fn`, called by Mutated (see berth/gc.h, OnMutation).
@@ -154,12 +161,13 @@ class MetadataStore {
   // --- namespaces ---
   // REQUIRES: write_mutex() held. Adds the namespace's record to `batch` when
   // it does not exist yet (writing into a namespace creates it).
-  Status EnsureNamespace(std::string_view ns, leveldb::WriteBatch& batch);
+  Status EnsureNamespace(std::string_view ns, leveldb::WriteBatch& batch)
+      BERTH_REQUIRES(write_mu_);
   Result<NamespaceRecord> GetNamespace(std::string_view ns) const;  // NotFound
   Result<std::vector<NamespaceRecord>> ListNamespaces() const;
   // AlreadyExists when present; InvalidArgument for a bad name or label.
   Status CreateNamespace(const NamespaceRecord& record);
-  // Field paths as in ApplyLabelUpdate; NotFound when absent.
+  // Field paths as in ApplyLabelUpdate; creates the namespace when absent.
   Result<NamespaceRecord> UpdateNamespace(const NamespaceRecord& record,
                                           const std::vector<std::string>& paths);
   // NotFound when absent; FailedPrecondition naming what it still holds.
@@ -170,12 +178,14 @@ class MetadataStore {
   Status PutNamespace(const NamespaceRecord& record);
 
   std::unique_ptr<leveldb::DB> db_;
-  std::mutex write_mu_;
-  std::shared_mutex collect_mu_;
+  // Serialise transactions (see the header comment); they guard the
+  // database's state, not members. Lock order: collect_mu_, then write_mu_.
+  Mutex write_mu_;
+  SharedMutex collect_mu_ BERTH_ACQUIRED_BEFORE(write_mu_);
 
-  std::mutex mutation_mu_;  // guards the fields below
-  std::vector<std::function<void(bool)>> callbacks_;
-  MutationCounts mutations_{0, 0, true, {}};
+  Mutex mutation_mu_;
+  std::vector<std::function<void(bool)>> callbacks_ BERTH_GUARDED_BY(mutation_mu_);
+  MutationCounts mutations_ BERTH_GUARDED_BY(mutation_mu_){0, 0, true, {}};
 };
 
 // Status for a LevelDB error.

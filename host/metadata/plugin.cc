@@ -5,13 +5,19 @@
 #include "berth/init_context.h"
 #include "berth/plugin_types.h"
 #include "berth/snapshotter.h"
-#include "log/log.h"
+#include "berth/runner/log.h"
+#include "metadata/views.h"
 
 namespace berth::host::metadata {
 
 MetadataPlugin::MetadataPlugin(std::unique_ptr<MetadataStore> db,
                                std::shared_ptr<ContentStore> content)
-    : db_(std::move(db)), content_(db_.get(), std::move(content)), leases_(db_.get()) {}
+    : db_(std::move(db)),
+      content_(db_.get(), std::move(content)),
+      leases_(db_.get()),
+      containers_(db_.get()) {
+  AddGcKind(std::string(kContainersKind), ScanContainerForGc);
+}
 
 MetadataPlugin::~MetadataPlugin() = default;
 
@@ -24,6 +30,77 @@ NamespacedSnapshotter& MetadataPlugin::AddSnapshotter(const std::string& id,
 NamespacedSnapshotter* MetadataPlugin::snapshotter(const std::string& id) {
   auto it = snapshotters_.find(id);
   return it == snapshotters_.end() ? nullptr : it->second.get();
+}
+
+Result<std::shared_ptr<ContentStore>> MetadataPlugin::ContentFor(const CallContext& call) {
+  return std::shared_ptr<ContentStore>(std::make_shared<ContentView>(&content_, call));
+}
+
+Result<std::shared_ptr<Snapshotter>> MetadataPlugin::SnapshotterFor(const CallContext& call,
+                                                                   const std::string& name) {
+  if (name.empty()) return Status::InvalidArgument("snapshotter argument missing");
+  NamespacedSnapshotter* sn = snapshotter(name);
+  if (sn == nullptr) return Status::InvalidArgument("snapshotter not loaded: " + name);
+  return std::shared_ptr<Snapshotter>(std::make_shared<SnapshotterView>(sn, call));
+}
+
+std::vector<std::string> MetadataPlugin::SnapshotterNames() const {
+  std::vector<std::string> names;
+  for (const auto& entry : snapshotters_) names.push_back(entry.first);
+  return names;
+}
+
+Result<Namespace> MetadataPlugin::GetNamespace(std::string_view name) {
+  return db_->GetNamespace(name);
+}
+Result<std::vector<Namespace>> MetadataPlugin::ListNamespaces() { return db_->ListNamespaces(); }
+Status MetadataPlugin::CreateNamespace(const Namespace& ns) { return db_->CreateNamespace(ns); }
+Result<Namespace> MetadataPlugin::UpdateNamespace(const Namespace& ns,
+                                                  const std::vector<std::string>& fieldpaths) {
+  return db_->UpdateNamespace(ns, fieldpaths);
+}
+Status MetadataPlugin::DeleteNamespace(std::string_view name) { return db_->DeleteNamespace(name); }
+
+Result<Lease> MetadataPlugin::CreateLease(std::string_view ns, const std::string& id,
+                                          const Labels& labels) {
+  return leases_.Create(ns, id, labels);
+}
+Status MetadataPlugin::DeleteLease(std::string_view ns, const std::string& id) {
+  return leases_.Delete(ns, id);
+}
+Result<std::vector<Lease>> MetadataPlugin::ListLeases(std::string_view ns,
+                                                      const filters::Filter& filter) {
+  return leases_.List(ns, filter);
+}
+Status MetadataPlugin::AddLeaseResource(std::string_view ns, const std::string& id,
+                                        const LeaseResource& r) {
+  return leases_.AddResource(ns, id, r);
+}
+Status MetadataPlugin::DeleteLeaseResource(std::string_view ns, const std::string& id,
+                                           const LeaseResource& r) {
+  return leases_.DeleteResource(ns, id, r);
+}
+Result<std::vector<LeaseResource>> MetadataPlugin::ListLeaseResources(std::string_view ns,
+                                                                      const std::string& id) {
+  return leases_.ListResources(ns, id);
+}
+
+Result<Container> MetadataPlugin::GetContainer(std::string_view ns, std::string_view id) {
+  return containers_.Get(ns, id);
+}
+Result<std::vector<Container>> MetadataPlugin::ListContainers(std::string_view ns,
+                                                              const filters::Filter& filter) {
+  return containers_.List(ns, filter);
+}
+Result<Container> MetadataPlugin::CreateContainer(std::string_view ns, const Container& c) {
+  return containers_.Create(ns, c);
+}
+Result<Container> MetadataPlugin::UpdateContainer(std::string_view ns, const Container& c,
+                                                  const std::vector<std::string>& fieldpaths) {
+  return containers_.Update(ns, c, fieldpaths);
+}
+Status MetadataPlugin::DeleteContainer(std::string_view ns, std::string_view id) {
+  return containers_.Delete(ns, id);
 }
 
 void MetadataPlugin::OnMutation(std::function<void(bool deletion)> fn) {
@@ -84,13 +161,13 @@ std::map<std::string, GcBackendRunner::Job> MetadataPlugin::BackendJobs(
 
 Result<gc::Stats> MetadataPlugin::GarbageCollect() {
   using Clock = std::chrono::steady_clock;
-  std::lock_guard run(gc_run_mu_);
+  MutexLock run(&gc_run_mu_);
   gc::Stats stats;
   std::set<std::string> dirty;
   MutationCounts changes;
   {
     // Changes wait from here to the end of the sweep; reads go on.
-    std::unique_lock collect(db_->collection_mutex());
+    WriterLock collect(&db_->collection_mutex());
     const auto start = Clock::now();
     GcCollection collection;
     BERTH_RETURN_IF_ERROR(collection.Mark(*db_, gc_kinds_, std::chrono::system_clock::now()));
@@ -99,7 +176,7 @@ Result<gc::Stats> MetadataPlugin::GarbageCollect() {
     GcSweepCounts swept;
     collection.Sweep(batch, swept, dirty);
     if (swept.records > 0) {
-      std::lock_guard write(db_->write_mutex());
+      MutexLock write(&db_->write_mutex());
       BERTH_RETURN_IF_ERROR(db_->Write(batch));
     }
     stats.mark = marked - start;

@@ -18,6 +18,11 @@
 // collects what a crash left). Each backend's part runs on its own thread
 // (GcBackendRunner); a collection waits for them up to backend_wait().
 //
+// Services and plugins use it through its SDK faces (berth/metadata.h,
+// leases.h, gc.h, containers.h): each call's namespaced views, namespaces,
+// leases, containers and collection. Containers are a gc kind of their own
+// (ScanContainerForGc), registered at construction.
+//
 // Thread-safe (see MetadataStore, NamespacedContentStore and
 // NamespacedSnapshotter); collections are serialised. The snapshotter map
 // and the gc kinds are fixed at init.
@@ -27,14 +32,18 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <mutex>
+#include "berth/mutex.h"
 #include <string>
 
 #include "berth/config.h"
+#include "berth/containers.h"
 #include "berth/content.h"
 #include "berth/gc.h"
+#include "berth/leases.h"
+#include "berth/metadata.h"
 #include "berth/plugin.h"
 #include "builtins.h"
+#include "metadata/containers.h"
 #include "metadata/content.h"
 #include "metadata/db.h"
 #include "metadata/gc.h"
@@ -53,7 +62,11 @@ struct MetadataConfig : PluginConfig {
 
 using SnapshotterMap = std::map<std::string, std::unique_ptr<NamespacedSnapshotter>>;
 
-class MetadataPlugin final : public GarbageCollector {
+class MetadataPlugin final : public GarbageCollector,
+                             public NamespacedStores,
+                             public NamespaceStore,
+                             public LeaseManager,
+                             public ContainerStore {
  public:
   MetadataPlugin(std::unique_ptr<MetadataStore> db, std::shared_ptr<ContentStore> content);
   ~MetadataPlugin() override;
@@ -61,6 +74,7 @@ class MetadataPlugin final : public GarbageCollector {
   MetadataStore& db() { return *db_; }
   NamespacedContentStore& content() { return content_; }
   LeaseStore& leases() { return leases_; }
+  ContainerRecords& containers() { return containers_; }
 
   // Wraps `backend` as the snapshotter `id` (before serving starts).
   NamespacedSnapshotter& AddSnapshotter(const std::string& id,
@@ -68,6 +82,42 @@ class MetadataPlugin final : public GarbageCollector {
   // The snapshotter `id`, or nullptr.
   NamespacedSnapshotter* snapshotter(const std::string& id);
   const SnapshotterMap& snapshotters() const { return snapshotters_; }
+
+  // --- NamespacedStores ---
+  Result<std::shared_ptr<ContentStore>> ContentFor(const CallContext& call) override;
+  Result<std::shared_ptr<Snapshotter>> SnapshotterFor(const CallContext& call,
+                                                      const std::string& name) override;
+  std::vector<std::string> SnapshotterNames() const override;
+
+  // --- NamespaceStore ---
+  Result<Namespace> GetNamespace(std::string_view name) override;
+  Result<std::vector<Namespace>> ListNamespaces() override;
+  Status CreateNamespace(const Namespace& ns) override;
+  Result<Namespace> UpdateNamespace(const Namespace& ns,
+                                    const std::vector<std::string>& fieldpaths) override;
+  Status DeleteNamespace(std::string_view name) override;
+
+  // --- LeaseManager ---
+  Result<Lease> CreateLease(std::string_view ns, const std::string& id,
+                            const Labels& labels) override;
+  Status DeleteLease(std::string_view ns, const std::string& id) override;
+  Result<std::vector<Lease>> ListLeases(std::string_view ns,
+                                        const filters::Filter& filter) override;
+  Status AddLeaseResource(std::string_view ns, const std::string& id,
+                          const LeaseResource& r) override;
+  Status DeleteLeaseResource(std::string_view ns, const std::string& id,
+                             const LeaseResource& r) override;
+  Result<std::vector<LeaseResource>> ListLeaseResources(std::string_view ns,
+                                                        const std::string& id) override;
+
+  // --- ContainerStore ---
+  Result<Container> GetContainer(std::string_view ns, std::string_view id) override;
+  Result<std::vector<Container>> ListContainers(std::string_view ns,
+                                                const filters::Filter& filter) override;
+  Result<Container> CreateContainer(std::string_view ns, const Container& c) override;
+  Result<Container> UpdateContainer(std::string_view ns, const Container& c,
+                                    const std::vector<std::string>& fieldpaths) override;
+  Status DeleteContainer(std::string_view ns, std::string_view id) override;
 
   // --- GarbageCollector ---
   Result<gc::Stats> GarbageCollect() override;
@@ -92,9 +142,10 @@ class MetadataPlugin final : public GarbageCollector {
   std::unique_ptr<MetadataStore> db_;
   NamespacedContentStore content_;
   LeaseStore leases_;
+  ContainerRecords containers_;
   SnapshotterMap snapshotters_;
   GcKindScanners gc_kinds_;
-  std::mutex gc_run_mu_;  // serialises collections
+  Mutex gc_run_mu_;  // serialises collections (guards no member)
   std::chrono::milliseconds backend_wait_{60000};
   GcBackendRunner backend_runner_;  // last: its jobs use the stores above
 };

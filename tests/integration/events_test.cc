@@ -1,0 +1,331 @@
+// The events service of a real berthd: the stock `ctr events` sees the
+// namespaces, snapshots and content events that other ctr calls cause, as it
+// does against containerd; a gRPC subscriber that disconnects mid-stream
+// leaves the daemon serving and other subscribers fed.
+#include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "berthd_process.h"
+#include "containerd/events/namespace.pb.h"
+#include "containerd/services/events/v1/events.grpc.pb.h"
+#include "run_command.h"
+
+namespace berth::test {
+namespace {
+
+namespace events_pb = containerd::services::events::v1;
+using namespace std::chrono_literals;
+
+constexpr char kNoCollection[] = "disabled_plugins = [\"io.containerd.gc.v1.scheduler\"]\n";
+
+// `ctr events [filters]` (or `berthctl events`) running against a berthd,
+// its output in a file.
+class CtrEvents {
+ public:
+  CtrEvents(const BerthdProcess& berthd, const std::vector<std::string>& filters,
+            const std::string& client = kCtr)
+      : out_path_(berthd.dir().path() + "/ctr-events-" + std::to_string(++count_) + ".out") {
+    int fd = ::open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    std::vector<std::string> argv = {client, "--address", berthd.socket(), "events"};
+    argv.insert(argv.end(), filters.begin(), filters.end());
+    pid_ = SpawnProcess(argv, null_fd, fd, fd);
+    ::close(fd);
+    ::close(null_fd);
+  }
+  ~CtrEvents() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      WaitForExit(pid_, 10s);
+    }
+  }
+  bool started() const { return pid_ > 0; }
+  std::string Output() const { return ReadFile(out_path_); }
+  // Polls (bounded) until the output holds `needle`.
+  bool WaitFor(const std::string& needle, std::chrono::milliseconds bound = 30s) const {
+    auto deadline = std::chrono::steady_clock::now() + bound;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (Output().find(needle) != std::string::npos) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return Output().find(needle) != std::string::npos;
+  }
+
+ private:
+  static inline int count_ = 0;
+  std::string out_path_;
+  pid_t pid_ = -1;
+};
+
+class EventsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    BerthdOptions options;
+    options.extra_toml = kNoCollection;
+    berthd_ = std::make_unique<BerthdProcess>(options);
+    ASSERT_TRUE(berthd_->Start());
+    ASSERT_TRUE(berthd_->WaitServing());
+  }
+  void CtrOk(const std::vector<std::string>& args) {
+    CommandResult r = berthd_->Ctr(args);
+    EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  }
+  // Creates throw-away namespaces until `events` has shown one: from then on
+  // the subscription is in place and nothing later is missed.
+  ::testing::AssertionResult WaitSubscribed(const CtrEvents& events) {
+    for (int i = 0; i < 100; ++i) {
+      std::string probe = "probe-" + std::to_string(probes_++);
+      CommandResult r = berthd_->Ctr({"namespaces", "create", probe});
+      if (r.exit_code != 0) return ::testing::AssertionFailure() << r.Describe();
+      if (events.WaitFor("/namespaces/create", 300ms)) return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure()
+           << "ctr events showed nothing: " << events.Output() << "\nberthd log:\n"
+           << berthd_->Log();
+  }
+
+  std::unique_ptr<BerthdProcess> berthd_;
+  int probes_ = 0;
+};
+
+TEST_F(EventsTest, CtrEventsShowsNamespaceAndSnapshotEvents) {
+  CtrEvents events(*berthd_, {});
+  ASSERT_TRUE(events.started());
+  ASSERT_TRUE(WaitSubscribed(events));
+
+  CtrOk({"namespaces", "create", "evt-ns"});
+  CtrOk({"namespaces", "label", "evt-ns", "team=a"});
+  CtrOk({"snapshots", "prepare", "evt-active"});
+  CtrOk({"snapshots", "commit", "evt-committed", "evt-active"});
+  CtrOk({"snapshots", "prepare", "evt-child", "evt-committed"});
+  CtrOk({"snapshots", "rm", "evt-child"});
+  CtrOk({"namespaces", "remove", "evt-ns"});
+
+  // ctr prints "<timestamp> <namespace> <topic> <payload as JSON>".
+  EXPECT_TRUE(events.WaitFor("default /namespaces/create {\"name\":\"evt-ns\"}"))
+      << events.Output();
+  EXPECT_TRUE(events.WaitFor(
+      "default /namespaces/update {\"name\":\"evt-ns\",\"labels\":{\"team\":\"a\"}}"))
+      << events.Output();
+  EXPECT_TRUE(events.WaitFor("default /snapshot/prepare {\"key\":\"evt-active\"}"))
+      << events.Output();
+  EXPECT_TRUE(events.WaitFor(
+      "default /snapshot/commit {\"key\":\"evt-active\",\"name\":\"evt-committed\"}"))
+      << events.Output();
+  EXPECT_TRUE(events.WaitFor(
+      "default /snapshot/prepare {\"key\":\"evt-child\",\"parent\":\"evt-committed\"}"))
+      << events.Output();
+  EXPECT_TRUE(events.WaitFor("default /snapshot/remove {\"key\":\"evt-child\"}"))
+      << events.Output();
+  EXPECT_TRUE(events.WaitFor("default /namespaces/delete {\"name\":\"evt-ns\"}"))
+      << events.Output();
+  // Order is kept: the prepare of evt-active comes before its commit.
+  std::string out = events.Output();
+  EXPECT_LT(out.find("/snapshot/prepare {\"key\":\"evt-active\"}"), out.find("/snapshot/commit"))
+      << out;
+  EXPECT_EQ(out.find("cannot unmarshal"), std::string::npos) << out;
+}
+
+TEST_F(EventsTest, BerthctlEventsPrintsAsCtr) {
+  CtrEvents ctr(*berthd_, {});
+  CtrEvents berthctl(*berthd_, {}, BerthctlPath());
+  ASSERT_TRUE(ctr.started() && berthctl.started());
+  ASSERT_TRUE(WaitSubscribed(ctr));
+  ASSERT_TRUE(WaitSubscribed(berthctl));
+  CtrOk({"namespaces", "create", "both-see-this"});
+  CtrOk({"snapshots", "prepare", "both-snap"});
+  const std::string want_ns = "default /namespaces/create {\"name\":\"both-see-this\"}";
+  const std::string want_snap = "default /snapshot/prepare {\"key\":\"both-snap\"}";
+  EXPECT_TRUE(ctr.WaitFor(want_ns)) << ctr.Output();
+  EXPECT_TRUE(berthctl.WaitFor(want_ns)) << berthctl.Output();
+  EXPECT_TRUE(ctr.WaitFor(want_snap)) << ctr.Output();
+  EXPECT_TRUE(berthctl.WaitFor(want_snap)) << berthctl.Output();
+}
+
+TEST_F(EventsTest, CtrEventsFiltersByTopic) {
+  CtrEvents all(*berthd_, {});
+  CtrEvents snapshots_only(*berthd_, {"topic~=\"^/snapshot/\""});
+  ASSERT_TRUE(all.started() && snapshots_only.started());
+  ASSERT_TRUE(WaitSubscribed(all));
+  // The filtered one sees no namespace events; wait until it sees a snapshot
+  // one, with namespace events published before and after.
+  for (int i = 0; i < 100; ++i) {
+    CtrOk({"snapshots", "prepare", "filter-" + std::to_string(i)});
+    if (snapshots_only.WaitFor("/snapshot/prepare", 300ms)) break;
+  }
+  CtrOk({"namespaces", "create", "filtered-out"});
+  CtrOk({"snapshots", "rm", "filter-0"});
+  ASSERT_TRUE(snapshots_only.WaitFor("/snapshot/remove {\"key\":\"filter-0\"}"))
+      << snapshots_only.Output();
+  ASSERT_TRUE(all.WaitFor("/snapshot/remove {\"key\":\"filter-0\"}")) << all.Output();
+  EXPECT_NE(all.Output().find("filtered-out"), std::string::npos) << all.Output();
+  EXPECT_EQ(snapshots_only.Output().find("/namespaces/"), std::string::npos)
+      << snapshots_only.Output();
+}
+
+TEST_F(EventsTest, PublishForwardAndDisconnectingSubscriber) {
+  auto channel =
+      grpc::CreateChannel("unix://" + berthd_->socket(), grpc::InsecureChannelCredentials());
+  auto stub = events_pb::Events::NewStub(channel);
+
+  CtrEvents watcher(*berthd_, {"namespace==tenant"});
+  ASSERT_TRUE(watcher.started());
+
+  // A gRPC subscriber that reads one envelope and then goes away.
+  auto leaving_ctx = std::make_unique<grpc::ClientContext>();
+  events_pb::SubscribeRequest sreq;
+  sreq.add_filters("topic==\"/test/leaving\"");
+  auto leaving = stub->Subscribe(leaving_ctx.get(), sreq);
+
+  containerd::events::NamespaceCreate payload;
+  payload.set_name("from-test");
+  auto publish = [&](const std::string& ns, const std::string& topic) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("containerd-namespace", ns);
+    events_pb::PublishRequest req;
+    req.set_topic(topic);
+    req.mutable_event()->set_type_url("containerd.events.NamespaceCreate");
+    req.mutable_event()->set_value(payload.SerializeAsString());
+    google::protobuf::Empty empty;
+    return stub->Publish(&ctx, req, &empty);
+  };
+
+  // Publish until both subscriptions are in place.
+  events_pb::Envelope got;
+  bool leaving_read = false;
+  for (int i = 0; i < 100 && !leaving_read; ++i) {
+    ASSERT_TRUE(publish("tenant", "/test/leaving").ok());
+    if (watcher.WaitFor("/test/leaving", 300ms)) {
+      ASSERT_TRUE(leaving->Read(&got));
+      leaving_read = true;
+    }
+  }
+  ASSERT_TRUE(leaving_read) << watcher.Output();
+  EXPECT_EQ(got.topic(), "/test/leaving");
+  EXPECT_EQ(got.namespace_(), "tenant");
+  EXPECT_EQ(got.event().type_url(), "containerd.events.NamespaceCreate");
+  EXPECT_GT(got.timestamp().seconds(), 0);
+
+  // Mid-stream: the client cancels and drops the stream with envelopes in
+  // flight.
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(publish("tenant", "/test/leaving").ok());
+  leaving_ctx->TryCancel();
+  leaving.reset();
+  leaving_ctx.reset();
+  channel.reset();
+
+  // The daemon goes on: publishing, forwarding, and the other subscriber.
+  auto stub2 = events_pb::Events::NewStub(
+      grpc::CreateChannel("unix://" + berthd_->socket(), grpc::InsecureChannelCredentials()));
+  stub = std::move(stub2);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(publish("tenant", "/test/after").ok());
+  {
+    grpc::ClientContext ctx;
+    events_pb::ForwardRequest req;
+    req.mutable_envelope()->mutable_timestamp()->set_seconds(1700000000);
+    req.mutable_envelope()->set_namespace_("tenant");
+    req.mutable_envelope()->set_topic("/test/forwarded");
+    req.mutable_envelope()->mutable_event()->set_type_url("containerd.events.NamespaceCreate");
+    req.mutable_envelope()->mutable_event()->set_value(payload.SerializeAsString());
+    google::protobuf::Empty empty;
+    grpc::Status s = stub->Forward(&ctx, req, &empty);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+  }
+  EXPECT_TRUE(watcher.WaitFor("tenant /test/after {\"name\":\"from-test\"}")) << watcher.Output();
+  EXPECT_TRUE(watcher.WaitFor("/test/forwarded")) << watcher.Output();
+  EXPECT_TRUE(watcher.WaitFor("2023-11-14 22:13:20 +0000 UTC tenant /test/forwarded"))
+      << watcher.Output();
+
+  // Bad input is answered, not fatal.
+  grpc::Status bad_topic = publish("tenant", "no-slash");
+  EXPECT_EQ(bad_topic.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  {
+    grpc::ClientContext ctx;  // no namespace header
+    events_pb::PublishRequest req;
+    req.set_topic("/test/x");
+    google::protobuf::Empty empty;
+    EXPECT_EQ(stub->Publish(&ctx, req, &empty).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  }
+  {
+    grpc::ClientContext ctx;
+    events_pb::SubscribeRequest req;
+    req.add_filters("topic==");
+    auto reader = stub->Subscribe(&ctx, req);
+    events_pb::Envelope e;
+    EXPECT_FALSE(reader->Read(&e));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  CommandResult version = berthd_->Ctr({"version"});
+  EXPECT_EQ(version.exit_code, 0) << version.Describe();
+  EXPECT_TRUE(berthd_->running());
+}
+
+// A subscriber that stops reading is cut off once its queue in the exchange
+// (1024 envelopes) is full; it sees RESOURCE_EXHAUSTED when it reads again,
+// the cut is logged, and the daemon and other subscribers go on.
+TEST_F(EventsTest, SubscriberThatStopsReadingIsCutOff) {
+  auto channel =
+      grpc::CreateChannel("unix://" + berthd_->socket(), grpc::InsecureChannelCredentials());
+  auto stub = events_pb::Events::NewStub(channel);
+  grpc::ClientContext stuck_ctx;
+  events_pb::SubscribeRequest sreq;
+  sreq.add_filters("topic==\"/test/flood\"");
+  auto stuck = stub->Subscribe(&stuck_ctx, sreq);
+  CtrEvents watcher(*berthd_, {"topic==\"/test/done\""});
+  ASSERT_TRUE(watcher.started());
+
+  events_pb::PublishRequest req;
+  req.set_topic("/test/flood");
+  req.mutable_event()->set_type_url("test.Flood");
+  req.mutable_event()->set_value(std::string(16 << 10, 'x'));
+  auto publish = [&](const events_pb::PublishRequest& r) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("containerd-namespace", "default");
+    google::protobuf::Empty empty;
+    return stub->Publish(&ctx, r, &empty);
+  };
+  // The first flood envelope shows the subscription is in place.
+  ASSERT_TRUE(publish(req).ok());
+  events_pb::Envelope e;
+  ASSERT_TRUE(stuck->Read(&e));
+  // Then it stops reading: transport buffers fill, then the queue, then the
+  // cut. Every publish is answered meanwhile.
+  bool cut = false;
+  for (int i = 0; i < 20000 && !cut; ++i) {
+    grpc::Status s = publish(req);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    if (i % 256 == 255) cut = berthd_->Log().find("event subscriber cut off") != std::string::npos;
+  }
+  ASSERT_TRUE(cut) << berthd_->Log();
+
+  // Others are still fed.
+  events_pb::PublishRequest done;
+  done.set_topic("/test/done");
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(publish(done).ok());
+    if (watcher.WaitFor("/test/done", 300ms)) break;
+  }
+  EXPECT_TRUE(watcher.WaitFor("default /test/done")) << watcher.Output();
+
+  // Reading again drains what was in flight, then the cut-off's status.
+  int drained = 0;
+  while (stuck->Read(&e)) ++drained;
+  grpc::Status end = stuck->Finish();
+  EXPECT_EQ(end.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << end.error_message();
+  EXPECT_NE(end.error_message().find("1024"), std::string::npos) << end.error_message();
+  EXPECT_LT(drained, 20000);
+  CommandResult version = berthd_->Ctr({"version"});
+  EXPECT_EQ(version.exit_code, 0) << version.Describe();
+}
+
+}  // namespace
+}  // namespace berth::test
