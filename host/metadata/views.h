@@ -17,16 +17,21 @@
 
 #include "berth/call_context.h"
 #include "berth/content.h"
+#include "berth/locality.h"
 #include "berth/snapshotter.h"
 #include "metadata/content.h"
 #include "metadata/snapshots.h"
 
 namespace berth::host::metadata {
 
-class SnapshotterView final : public Snapshotter {
+class SnapshotterView final : public Snapshotter, public RemoteBackend {
  public:
   SnapshotterView(NamespacedSnapshotter* sn, const CallContext& call)
       : sn_(sn), ns_(call.ns), lease_(call.lease) {}
+
+  bool CallsAnotherProcess() const override {
+    return berth::CallsAnotherProcess(sn_->backend());
+  }
 
   Result<snapshots::Info> Stat(const std::string& key) override;
   Result<snapshots::Info> Update(const snapshots::Info& info,
@@ -51,10 +56,14 @@ class SnapshotterView final : public Snapshotter {
   std::string lease_;
 };
 
-class ContentView final : public ContentStore {
+class ContentView final : public ContentStore, public RemoteBackend {
  public:
   ContentView(NamespacedContentStore* store, const CallContext& call)
       : store_(store), ns_(call.ns), lease_(call.lease) {}
+
+  bool CallsAnotherProcess() const override {
+    return berth::CallsAnotherProcess(store_->backend());
+  }
 
   Result<ContentInfo> Info(std::string_view digest) override;
   Result<ContentInfo> Update(const ContentInfo& info,

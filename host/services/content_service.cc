@@ -9,6 +9,7 @@
 #include "berth/grpc/serve.h"
 #include "berth/grpc_service.h"
 #include "berth/init_context.h"
+#include "berth/locality.h"
 #include "berth/metadata.h"
 #include "berth/plugin_types.h"
 #include "containerd/events/content.pb.h"
@@ -19,11 +20,13 @@ namespace {
 
 // The resolved content store of one call, publishing containerd's
 // /content/delete in the call's namespace after a delete succeeds.
-class PublishingContentStore final : public ContentStore {
+class PublishingContentStore final : public ContentStore, public RemoteBackend {
  public:
   PublishingContentStore(std::shared_ptr<ContentStore> inner, EventPublisher* events,
                          std::string ns)
       : inner_(std::move(inner)), events_(events), ns_(std::move(ns)) {}
+
+  bool CallsAnotherProcess() const override { return berth::CallsAnotherProcess(*inner_); }
 
   Result<ContentInfo> Info(std::string_view digest) override { return inner_->Info(digest); }
   Result<ContentInfo> Update(const ContentInfo& info,

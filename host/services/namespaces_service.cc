@@ -40,6 +40,14 @@ Event NamespaceEvent(const Namespace& r) {
   return e;
 }
 
+// A read of the local metadata store only (never another process).
+grpc::ServerUnaryReactor* ServeLocalRead(grpc::CallbackServerContext* ctx,
+                                         grpc_util::UnaryBody body) {
+  auto call = grpc_util::CallContextOf(*ctx, kRules);
+  if (!call.ok()) return grpc_util::FinishNow(ctx, call.status());
+  return grpc_util::ServeRead(ctx, *call, kRules, /*local=*/true, std::move(body));
+}
+
 class NamespacesService final : public ns_pb::Namespaces::CallbackService {
  public:
   NamespacesService(NamespaceStore* store, EventPublisher* events)
@@ -48,7 +56,8 @@ class NamespacesService final : public ns_pb::Namespaces::CallbackService {
   grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx,
                                 const ns_pb::GetNamespaceRequest* req,
                                 ns_pb::GetNamespaceResponse* resp) override {
-    return grpc_util::ServeUnary(ctx, kRules, [this, req, resp](const CallContext&) -> Status {
+    // A lookup in the local metadata store: served on gRPC's thread.
+    return ServeLocalRead(ctx, [this, req, resp](const CallContext&) -> Status {
       auto r = store_->GetNamespace(req->name());
       if (!r.ok()) return r.status();
       ToProto(*r, resp->mutable_namespace_());

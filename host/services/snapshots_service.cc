@@ -9,6 +9,7 @@
 #include "berth/grpc/serve.h"
 #include "berth/grpc_service.h"
 #include "berth/init_context.h"
+#include "berth/locality.h"
 #include "berth/metadata.h"
 #include "berth/plugin_types.h"
 #include "containerd/events/snapshot.pb.h"
@@ -20,10 +21,12 @@ namespace {
 // The resolved snapshotter of one call, publishing containerd's
 // /snapshot/prepare, /snapshot/commit and /snapshot/remove in the call's
 // namespace after each succeeds (as containerd's snapshots service does).
-class PublishingSnapshotter final : public Snapshotter {
+class PublishingSnapshotter final : public Snapshotter, public RemoteBackend {
  public:
   PublishingSnapshotter(std::shared_ptr<Snapshotter> inner, EventPublisher* events, std::string ns)
       : inner_(std::move(inner)), events_(events), ns_(std::move(ns)) {}
+
+  bool CallsAnotherProcess() const override { return berth::CallsAnotherProcess(*inner_); }
 
   Result<snapshots::Info> Stat(const std::string& key) override { return inner_->Stat(key); }
   Result<snapshots::Info> Update(const snapshots::Info& info,

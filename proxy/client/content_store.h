@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "berth/content.h"
+#include "berth/locality.h"
 #include "channel.h"
 #include "containerd/services/content/v1/content.grpc.pb.h"
 
@@ -36,8 +37,9 @@ namespace berth::proxy {
 
 using ContentStub = containerd::services::content::v1::Content::Stub;
 
-class ProxyContentStore final : public ContentStore {
+class ProxyContentStore final : public ContentStore, public RemoteBackend {
  public:
+  bool CallsAnotherProcess() const override { return true; }
   explicit ProxyContentStore(std::shared_ptr<ProxyChannel> channel);
 
   Result<ContentInfo> Info(std::string_view digest) override;

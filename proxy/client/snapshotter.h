@@ -17,14 +17,16 @@
 #include <string>
 #include <vector>
 
+#include "berth/locality.h"
 #include "berth/snapshotter.h"
 #include "channel.h"
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 
 namespace berth::proxy {
 
-class ProxySnapshotter final : public Snapshotter {
+class ProxySnapshotter final : public Snapshotter, public RemoteBackend {
  public:
+  bool CallsAnotherProcess() const override { return true; }
   explicit ProxySnapshotter(std::shared_ptr<ProxyChannel> channel);
 
   Result<snapshots::Info> Stat(const std::string& key) override;

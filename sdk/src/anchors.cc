@@ -9,6 +9,7 @@
 #include "berth/images.h"
 #include "berth/init_context.h"
 #include "berth/leases.h"
+#include "berth/locality.h"
 #include "berth/logger.h"
 #include "berth/metadata.h"
 #include "berth/plugin.h"
@@ -28,6 +29,7 @@ GcScheduler::~GcScheduler() = default;
 NamespacedStores::~NamespacedStores() = default;
 NamespaceStore::~NamespaceStore() = default;
 LeaseManager::~LeaseManager() = default;
+RemoteBackend::~RemoteBackend() = default;
 ContainerStore::~ContainerStore() = default;
 ImageStore::~ImageStore() = default;
 EventPublisher::~EventPublisher() = default;

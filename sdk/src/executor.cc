@@ -5,6 +5,8 @@
 
 namespace berth {
 
+const std::chrono::microseconds Executor::kSharedSpin{50};
+
 void Executor::Submit(std::function<void()> work) {
   MutexLock lock(&mu_);
   queue_.push_back(std::move(work));

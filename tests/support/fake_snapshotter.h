@@ -11,13 +11,18 @@
 #include <vector>
 
 #include "berth/call_context.h"
+#include "berth/locality.h"
 #include "berth/mutex.h"
 #include "berth/snapshotter.h"
 
 namespace berth::fakes {
 
-class FakeSnapshotter final : public Snapshotter {
+class FakeSnapshotter final : public Snapshotter, public RemoteBackend {
  public:
+  // Whether it poses as a backend in another process (berth/locality.h).
+  bool remote = false;
+  bool CallsAnotherProcess() const override { return remote; }
+
   struct Call {
     std::string method;  // "Stat", "Prepare", ...
     std::string key;

@@ -29,8 +29,8 @@ namespace berth {
 class Executor {
  public:
   // How long the shared executor's first idle thread spins for new work
-  // before it sleeps (see Spin).
-  static constexpr std::chrono::microseconds kSharedSpin{50};
+  // before it sleeps (see Spin); defined in executor.cc.
+  static const std::chrono::microseconds kSharedSpin;
 
   // Up to `max_threads` threads; the first idle one spins for `spin` (0: never).
   explicit Executor(std::size_t max_threads, std::chrono::microseconds spin = {})

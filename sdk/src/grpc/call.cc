@@ -38,6 +38,25 @@ grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context, const 
   return reactor;
 }
 
+grpc::ServerUnaryReactor* ServeRead(grpc::CallbackServerContext* context, const CallContext& call,
+                                    const CallRules& rules, bool local, UnaryBody body) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto run = [reactor, call, body = std::move(body)] {
+    Status s;
+    {
+      CallScope scope(call);
+      s = Guard([&] { return body(call); });
+    }
+    reactor->Finish(ToGrpc(s));
+  };
+  if (local) {
+    run();
+  } else {
+    rules.RunOn().Submit(std::move(run));
+  }
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* ServeUnary(grpc::CallbackServerContext* context, const CallRules& rules,
                                      UnaryBody body) {
   auto call = CallContextOf(*context, rules);

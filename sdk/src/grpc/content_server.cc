@@ -16,6 +16,7 @@
 #include "berth/digest.h"
 #include "berth/grpc/convert.h"
 #include "berth/grpc/serve.h"
+#include "berth/locality.h"
 #include "containerd/services/content/v1/content.grpc.pb.h"
 #include "server_util.h"
 
@@ -296,7 +297,7 @@ class ContentServer::Impl final : public content_pb::Content::CallbackService {
                                  const content_pb::InfoRequest* req,
                                  content_pb::InfoResponse* resp) override {
     if (berth::Status s = ValidateDigest(req->digest()); !s.ok()) return FinishNow(ctx, s);
-    return Serve(ctx, [=](ContentStore& store) {
+    return Read(ctx, [=](ContentStore& store) {
       auto info = store.Info(req->digest());
       if (!info.ok()) return info.status();
       ToProto(*info, resp->mutable_info());
@@ -348,7 +349,7 @@ class ContentServer::Impl final : public content_pb::Content::CallbackService {
   grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* ctx,
                                    const content_pb::StatusRequest* req,
                                    content_pb::StatusResponse* resp) override {
-    return Serve(ctx, [=](ContentStore& store) {
+    return Read(ctx, [=](ContentStore& store) {
       auto st = store.GetStatus(req->ref());
       if (!st.ok()) return st.status();
       ToProto(*st, resp->mutable_status());
@@ -393,6 +394,19 @@ class ContentServer::Impl final : public content_pb::Content::CallbackService {
       if (!store.ok()) return store.status();
       return body(**store);
     });
+  }
+
+  // Serves a cheap read: inline when the resolved store is local
+  // (berth/locality.h), on the executor otherwise.
+  template <typename Body>
+  grpc::ServerUnaryReactor* Read(grpc::CallbackServerContext* ctx, Body body) {
+    auto call = CallContextOf(*ctx, rules_);
+    if (!call.ok()) return FinishNow(ctx, call.status());
+    auto store = Guard([&] { return resolve_(*call); });
+    if (!store.ok()) return FinishNow(ctx, store.status());
+    const bool local = !CallsAnotherProcess(**store);
+    return ServeRead(ctx, *call, rules_, local,
+                     [store = std::move(*store), body](const CallContext&) { return body(*store); });
   }
 
   ContentResolver resolve_;

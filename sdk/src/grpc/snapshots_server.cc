@@ -10,6 +10,7 @@
 #include "berth/grpc/call.h"
 #include "berth/grpc/convert.h"
 #include "berth/grpc/serve.h"
+#include "berth/locality.h"
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "server_util.h"
 
@@ -55,7 +56,7 @@ class SnapshotsServer::Impl final : public snapshots_pb::Snapshots::CallbackServ
   grpc::ServerUnaryReactor* Mounts(grpc::CallbackServerContext* ctx,
                                    const snapshots_pb::MountsRequest* req,
                                    snapshots_pb::MountsResponse* resp) override {
-    return Serve(ctx, req->snapshotter(), [=](Snapshotter& sn) {
+    return Read(ctx, req->snapshotter(), [=](Snapshotter& sn) {
       auto m = sn.Mounts(req->key());
       if (!m.ok()) return m.status();
       ToProto(*m, resp->mutable_mounts());
@@ -80,7 +81,7 @@ class SnapshotsServer::Impl final : public snapshots_pb::Snapshots::CallbackServ
   grpc::ServerUnaryReactor* Stat(grpc::CallbackServerContext* ctx,
                                  const snapshots_pb::StatSnapshotRequest* req,
                                  snapshots_pb::StatSnapshotResponse* resp) override {
-    return Serve(ctx, req->snapshotter(), [=](Snapshotter& sn) {
+    return Read(ctx, req->snapshotter(), [=](Snapshotter& sn) {
       auto info = sn.Stat(req->key());
       if (!info.ok()) return info.status();
       ToProto(*info, resp->mutable_info());
@@ -151,6 +152,20 @@ class SnapshotsServer::Impl final : public snapshots_pb::Snapshots::CallbackServ
       if (!sn.ok()) return sn.status();
       return body(**sn);
     });
+  }
+
+  // Serves a cheap read: inline when the resolved backend is local
+  // (berth/locality.h), on the executor otherwise.
+  template <typename Body>
+  grpc::ServerUnaryReactor* Read(grpc::CallbackServerContext* ctx, const std::string& name,
+                                 Body body) {
+    auto call = CallContextOf(*ctx, rules_);
+    if (!call.ok()) return FinishNow(ctx, call.status());
+    auto sn = Guard([&] { return resolve_(*call, name); });
+    if (!sn.ok()) return FinishNow(ctx, sn.status());
+    const bool local = !CallsAnotherProcess(**sn);
+    return ServeRead(ctx, *call, rules_, local,
+                     [sn = std::move(*sn), body](const CallContext&) { return body(*sn); });
   }
 
   SnapshotterResolver resolve_;

@@ -204,6 +204,45 @@ TEST_F(SnapshotsServerTest, HungCallsLeaveTheServerAnswering) {
   EXPECT_EQ(finished.load(), kHung);
 }
 
+// Cheap reads run on gRPC's thread only for a local backend: a remote one's
+// hung Stats wait on the executor while other calls are answered.
+TEST_F(SnapshotsServerTest, ReadsOfARemoteBackendThatHangLeaveTheServerAnswering) {
+  fake_->remote = true;
+  std::atomic<bool> release{false};
+  fake_->on_stat = [&](const std::string& key) -> Result<snapshots::Info> {
+    while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return snapshots::Info{key, "", snapshots::Kind::kCommitted, {}, {}, {}};
+  };
+  fake_->on_mounts = [](const std::string&) -> Result<std::vector<Mount>> {
+    return std::vector<Mount>{};
+  };
+  Executor executor(32);
+  ServeFake(CallRules{.namespace_required = true, .executor = &executor});
+  constexpr int kHung = 12;
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kHung; ++i) callers.emplace_back([&] { (void)Stat("k"); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  auto stats = [&] {
+    int n = 0;
+    for (const auto& c : fake_->calls()) n += c.method == "Stat";
+    return n;
+  };
+  while (stats() < kHung && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_EQ(stats(), kHung);
+  pb::MountsRequest req;
+  req.set_snapshotter("fake");
+  req.set_key("m");
+  pb::MountsResponse resp;
+  auto ctx = Ctx();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::Status s = stub_->Mounts(ctx.get(), req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  release = true;
+  for (auto& t : callers) t.join();
+}
+
 TEST_F(SnapshotsServerTest, ListStreamsEveryInfoInBatchesOfAHundred) {
   for (int i = 0; i < 250; ++i) {
     fake_->walk.push_back({"s" + std::to_string(i), "", snapshots::Kind::kCommitted, {}, {}, {}});

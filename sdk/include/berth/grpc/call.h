@@ -51,6 +51,14 @@ using UnaryBody = std::function<Status(const CallContext& call)>;
 grpc::ServerUnaryReactor* ServeUnary(grpc::CallbackServerContext* context, const CallRules& rules,
                                      UnaryBody body);
 
+// Runs `body` for a cheap read of a local backend (a record lookup, a
+// stat(2): Stat, Mounts, Info) on the calling gRPC thread, with the call's
+// CallScope open and inside Guard, when `local` is true (berth/locality.h);
+// on the executor, as ServeUnary does, otherwise. A thread hop and its
+// wake-ups cost such a read more than the read itself.
+grpc::ServerUnaryReactor* ServeRead(grpc::CallbackServerContext* context, const CallContext& call,
+                                    const CallRules& rules, bool local, UnaryBody body);
+
 // Ends a unary call with `status` at once, on the calling thread.
 grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context, const Status& status);
 

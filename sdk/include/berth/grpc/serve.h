@@ -46,6 +46,9 @@ namespace berth::grpc_util {
 // lease to its namespaced, leased views; a standalone server answers every
 // call with its one plugin. The snapshots resolver also gets the request's
 // `snapshotter` field. A non-OK Result ends the call with that Status.
+// Resolvers must be cheap and never block (a lookup and a small object):
+// the cheap reads (Stat, Mounts, content Info and Status) resolve on gRPC's
+// thread, and run there too when the backend is local (berth/locality.h).
 using SnapshotterResolver = std::function<Result<std::shared_ptr<Snapshotter>>(
     const CallContext& call, const std::string& snapshotter)>;
 using ContentResolver =
