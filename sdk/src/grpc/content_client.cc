@@ -137,6 +137,7 @@ Result<std::string> ContentWriteStream::Commit(std::int64_t size, std::string_vi
   req_.set_expected(std::string(expected));
   ToProto(labels, req_.mutable_labels());
   commit_.Clear();
+  commit_answered_ = false;
   BERTH_RETURN_IF_ERROR(Send(content_pb::COMMIT, offset_));
   BERTH_RETURN_IF_ERROR(Sync());
   Status closed = Close();
@@ -231,6 +232,11 @@ bool ContentWriteStream::Await() {
 }
 
 void ContentWriteStream::Answer() {
+  if (unanswered_.empty() && commit_answered_) {
+    // containerd's server sends its COMMIT answer twice (once in the loop,
+    // once more as it returns); the second one is not an error.
+    return;
+  }
   if (unanswered_.empty()) {
     Fail(Status::Unknown(options_.peer + ": unasked answer on the write stream of " + ref_));
     return;
@@ -255,6 +261,7 @@ void ContentWriteStream::Answer() {
       break;
     case content_pb::COMMIT:
       commit_.Swap(&resp_);
+      commit_answered_ = true;
       break;
     default:
       break;

@@ -132,6 +132,7 @@ class ContentWriteStream {
   content_pb::WriteContentRequest req_;
   content_pb::WriteContentResponse resp_;
   content_pb::WriteContentResponse commit_;  // the COMMIT's answer
+  bool commit_answered_ = false;
   std::deque<Expect> unanswered_;
   bool writing_ = false;  // a Write or WritesDone outstanding
   bool reading_ = false;  // a Read outstanding
