@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_plugin_config.h"
+
 #include "config/config.h"
 #include "config/config_test_util.h"
 
@@ -15,25 +17,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing_util::TempDir;
 
-struct TestPluginConfig : PluginConfig {
-  bool sync = false;
-  std::int64_t count = 3;
-  double ratio = 0.5;
-  std::string path = "/default";
-  Duration delay{100ms};
-  std::vector<std::string> names = {"x"};
-  std::map<std::string, std::string> labels = {{"k", "v"}};
-
-  void Describe(ConfigFields& f) override {
-    f.Field("sync", sync);
-    f.Field("count", count);
-    f.Field("ratio", ratio);
-    f.Field("path", path);
-    f.Field("delay", delay);
-    f.Field("names", names);
-    f.Field("labels", labels);
-  }
-};
+using test_support::TestPluginConfig;
 
 TEST(ConfigRenderTest, RenderedConfigParsesBackTheSame) {
   TempDir dir;

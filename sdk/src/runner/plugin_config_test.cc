@@ -9,30 +9,14 @@
 
 #include <gtest/gtest.h>
 
+#include "test_plugin_config.h"
+
 namespace berth::runner {
 namespace {
 
 using namespace std::chrono_literals;
 
-struct TestPluginConfig : PluginConfig {
-  bool sync = false;
-  std::int64_t count = 3;
-  double ratio = 0.5;
-  std::string path = "/default";
-  Duration delay{100ms};
-  std::vector<std::string> names = {"x"};
-  std::map<std::string, std::string> labels = {{"k", "v"}};
-
-  void Describe(ConfigFields& f) override {
-    f.Field("sync", sync);
-    f.Field("count", count);
-    f.Field("ratio", ratio);
-    f.Field("path", path);
-    f.Field("delay", delay);
-    f.Field("names", names);
-    f.Field("labels", labels);
-  }
-};
+using test_support::TestPluginConfig;
 
 // The table of [plugins."io.containerd.test.v1.t"] in `body`, as read from
 // "config.toml" (body starts on line 3).
