@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
@@ -90,7 +91,8 @@ Status IngestWriter::Init() {
   }
   struct stat st {};
   if (::fstat(fd_, &st) != 0) return ErrnoStatus("stat", DataPath(), errno);
-  updated_at_ = resume ? FromTimespec(st.st_mtim) : now;
+  // mtime comes from the kernel's coarse clock; never report it before the start.
+  updated_at_ = resume ? std::max(FromTimespec(st.st_mtim), started_at_) : now;
   return Rehash(st.st_size);
 }
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 
@@ -176,7 +177,9 @@ Result<IngestStatus> LocalStore::ReadStatus(const std::string& dir) const {
   auto started = ReadSmallFile(dir + "/startedat");
   st.started_at = started.ok() ? ParseTimestamp(*started, mtime) : mtime;
   // The data file's mtime is the freshest "updated" time for a live writer.
-  st.updated_at = mtime;
+  // The kernel stamps it from a coarse clock that can trail the fine clock
+  // startedat was read from by a tick, so the later of the two is the answer.
+  st.updated_at = std::max(mtime, st.started_at);
   return st;
 }
 
