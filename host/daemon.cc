@@ -16,12 +16,14 @@
 
 #include "berth/grpc_service.h"
 #include "berth/runner/log.h"
+#include "berth/ttrpc_service.h"
 #include "build_info.h"
 #include "core/plugin_set.h"
 #include "server/grpc_server.h"
 #include "server/notify.h"
 #include "server/root_lock.h"
 #include "server/thread_dump.h"
+#include "server/ttrpc_server.h"
 #include "services/healthcheck.h"
 
 namespace berth::host {
@@ -88,7 +90,7 @@ void SetOomScore(std::int64_t score) {
 }
 
 // Owns everything the running daemon holds. Members are destroyed in reverse
-// order: the server before the plugins, the plugins before their libraries,
+// order: the servers before the plugins, the plugins before their libraries,
 // the root lock last.
 class Daemon {
  public:
@@ -100,16 +102,22 @@ class Daemon {
   // Stops serving and closes the plugins. Idempotent.
   void Shutdown();
   const std::string& address() const { return config_.grpc.address; }
+  const std::string& ttrpc_address() const { return ttrpc_.address; }
 
  private:
   Status InitPlugins(std::vector<ConfigWarning>* warnings);
+  Status ServeTtrpc();
+  Status ServeGrpc();
   std::vector<grpc::Service*> ServicesOf() const;
+  std::vector<TtrpcServicePlugin*> TtrpcPluginsOf() const;
 
   const Config& config_;
   std::unique_ptr<RootLock> lock_;
   PluginLoader loader_;
   PluginSet plugins_;
   bool plugins_initialised_ = false;
+  const TtrpcConfig ttrpc_ = EffectiveTtrpc(config_);
+  std::unique_ptr<TtrpcServer> ttrpc_server_;
   std::unique_ptr<GrpcServer> server_;
 };
 
@@ -122,7 +130,21 @@ Status Daemon::Start(std::vector<ConfigWarning>* warnings) {
   SetOomScore(config_.oom_score);
 
   BERTH_RETURN_IF_ERROR(InitPlugins(warnings));
+  // As containerd: ttrpc first, then gRPC, each logged as it serves.
+  BERTH_RETURN_IF_ERROR(ServeTtrpc());
+  return ServeGrpc();
+}
 
+Status Daemon::ServeTtrpc() {
+  ttrpc_server_ = std::make_unique<TtrpcServer>(
+      TtrpcServerOptions{.address = ttrpc_.address, .uid = ttrpc_.uid, .gid = ttrpc_.gid});
+  Status s = ttrpc_server_->Start(TtrpcPluginsOf());
+  if (!s.ok()) return s.Annotate("failed to get listener for main ttrpc endpoint");
+  log::Info("serving...", {{"address", ttrpc_server_->address()}});
+  return Status::Ok();
+}
+
+Status Daemon::ServeGrpc() {
   const PluginRecord* health = plugins_.Find(kHealthcheckUri);
   GrpcServerOptions options;
   options.address = config_.grpc.address;
@@ -146,9 +168,7 @@ Status Daemon::InitPlugins(std::vector<ConfigWarning>* warnings) {
   params.root = config_.root;
   params.state = config_.state;
   params.grpc_address = config_.grpc.address;
-  params.ttrpc_address = config_.ttrpc.address.empty()
-                             ? config_.grpc.address + ".ttrpc"
-                             : config_.ttrpc.address;
+  params.ttrpc_address = ttrpc_.address;
   params.plugin_tables = &config_.plugins;
   params.disabled = config_.disabled_plugins;
   plugins_initialised_ = true;
@@ -173,10 +193,24 @@ std::vector<grpc::Service*> Daemon::ServicesOf() const {
   return services;
 }
 
+std::vector<TtrpcServicePlugin*> Daemon::TtrpcPluginsOf() const {
+  std::vector<TtrpcServicePlugin*> plugins;
+  for (const std::unique_ptr<PluginRecord>& record : plugins_.records()) {
+    if (record->state != PluginState::kOk || !record->instance) continue;
+    auto* ttrpc_plugin = dynamic_cast<TtrpcServicePlugin*>(record->instance.get());
+    if (ttrpc_plugin != nullptr) plugins.push_back(ttrpc_plugin);
+  }
+  return plugins;
+}
+
 void Daemon::Shutdown() {
   if (server_) {
     server_->Stop(kDrainTime);
     server_.reset();
+  }
+  if (ttrpc_server_) {
+    ttrpc_server_->Stop(kDrainTime);
+    ttrpc_server_.reset();
   }
   if (plugins_initialised_) {
     plugins_.Close();

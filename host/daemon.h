@@ -6,7 +6,8 @@
 // later thread inherits the mask and only the main thread takes them), set
 // up the log, create root (0700) and state (0711), lock the root, register
 // built-ins then every plugin library, initialise the plugins, check
-// required_plugins, serve gRPC, tell systemd READY=1. Then the main thread
+// required_plugins, serve ttrpc then gRPC (each socket 0660), tell systemd
+// READY=1. Then the main thread
 // waits for signals: SIGUSR1 logs a thread dump, SIGHUP and SIGPIPE are
 // ignored, SIGTERM/SIGINT drain the server, close the plugins in reverse
 // init order and exit 0.
@@ -75,6 +76,10 @@ Result<Config> LoadEffectiveConfig(
     const std::string& system_config = kSystemConfigPath);
 // Overrides root, state and grpc.address with the flags that were given.
 void ApplyFlags(const DaemonFlags& flags, Config& config);
+// The ttrpc endpoint served, as containerd settles it: `[ttrpc]` when its
+// address is set (made absolute), else "<grpc.address>.ttrpc" owned by
+// grpc's uid and gid.
+TtrpcConfig EffectiveTtrpc(const Config& config);
 
 // Folders plugin libraries are loaded from: plugin_dir ("<root>/plugins"
 // when empty), then builtin_plugin_dirs.

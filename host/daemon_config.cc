@@ -112,6 +112,17 @@ void ApplyFlags(const DaemonFlags& flags, Config& config) {
   if (!flags.address.empty()) config.grpc.address = flags.address;
 }
 
+TtrpcConfig EffectiveTtrpc(const Config& config) {
+  TtrpcConfig ttrpc = config.ttrpc;
+  if (ttrpc.address.empty()) {
+    ttrpc.address = config.grpc.address + ".ttrpc";
+    ttrpc.uid = config.grpc.uid;
+    ttrpc.gid = config.grpc.gid;
+  }
+  ttrpc.address = Absolute(ttrpc.address);
+  return ttrpc;
+}
+
 Result<Config> LoadEffectiveConfig(const DaemonFlags& flags,
                                    std::vector<ConfigWarning>* warnings,
                                    const std::string& system_config) {

@@ -102,6 +102,41 @@ TEST_F(DaemonConfigTest, SystemConfigIsUsedWhenPresent) {
   EXPECT_EQ(config->source, path);
 }
 
+TEST_F(DaemonConfigTest, TtrpcAddressFromItsTableOrBesideGrpc) {
+  // [ttrpc] address given: it is served as written, owned as configured.
+  const std::string text = "version = 2\n"
+                           "root = \"" + dir_ + "/r\"\n"
+                           "[grpc]\n"
+                           "  address = \"" + dir_ + "/g.sock\"\n"
+                           "  uid = 7\n"
+                           "[ttrpc]\n"
+                           "  address = \"" + dir_ + "/t.sock\"\n"
+                           "  gid = 9\n";
+  std::string path = Write("config.toml", text);
+  DaemonFlags flags;
+  flags.config_path = path;
+  std::vector<ConfigWarning> warnings;
+  Result<Config> config = LoadEffectiveConfig(flags, &warnings, "/nonexistent");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  TtrpcConfig ttrpc = EffectiveTtrpc(*config);
+  EXPECT_EQ(ttrpc.address, dir_ + "/t.sock");
+  EXPECT_EQ(ttrpc.uid, 0);
+  EXPECT_EQ(ttrpc.gid, 9);
+
+  // No [ttrpc] address: "<grpc address>.ttrpc" with gRPC's owner, as
+  // containerd; --address moves it along.
+  config->ttrpc = TtrpcConfig{};
+  config->grpc.address = dir_ + "/flag.sock";
+  ttrpc = EffectiveTtrpc(*config);
+  EXPECT_EQ(ttrpc.address, dir_ + "/flag.sock.ttrpc");
+  EXPECT_EQ(ttrpc.uid, 7);
+  EXPECT_EQ(ttrpc.gid, 0);
+
+  // A relative [ttrpc] address is made absolute.
+  config->ttrpc.address = "rel/t.sock";
+  EXPECT_EQ(EffectiveTtrpc(*config).address, (fs::current_path() / "rel/t.sock").string());
+}
+
 TEST_F(DaemonConfigTest, MissingOrMalformedFileIsAnError) {
   DaemonFlags flags;
   flags.config_path = dir_ + "/missing.toml";

@@ -4,7 +4,9 @@
 // Create, Update (field masks as containerd's) and Delete. Every call needs a
 // namespace. Messages are converted with the store's own record conversion
 // (metadata/containers.h), so that what is served is what is stored.
-// Publishes no events yet.
+// After each successful change it publishes containerd's /containers/create,
+// /containers/update and /containers/delete events in the call's namespace
+// (when an event exchange is loaded; the change stands if publishing fails).
 //
 // Thread-safe (stateless; the store serialises changes).
 #ifndef BERTH_HOST_SERVICES_CONTAINERS_SERVICE_H_

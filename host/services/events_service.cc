@@ -16,6 +16,8 @@
 #include "berth/mutex.h"
 #include "berth/plugin_types.h"
 #include "berth/thread_annotations.h"
+#include "berth/ttrpc/events.h"
+#include "berth/ttrpc_service.h"
 #include "containerd/services/events/v1/events.grpc.pb.h"
 
 namespace berth::host {
@@ -194,11 +196,20 @@ class EventsService final : public events_pb::Events::CallbackService {
   EventExchange* exchange_;
 };
 
-class EventsServicePlugin final : public GrpcServicePlugin {
+// Served on gRPC and, for shims, containerd.services.events.ttrpc.v1.Events
+// on ttrpc: Forward there too hands the envelope to the exchange, which
+// validates it (InvalidArgument for a bad namespace, topic or a missing
+// timestamp) and never waits, so it answers on the ttrpc thread.
+class EventsServicePlugin final : public GrpcServicePlugin, public TtrpcServicePlugin {
  public:
   explicit EventsServicePlugin(std::shared_ptr<EventExchange> exchange)
       : exchange_(std::move(exchange)), service_(exchange_.get()) {}
   std::vector<grpc::Service*> Services() override { return {&service_}; }
+  Status RegisterTtrpc(ttrpc::Server& server) override {
+    EventExchange* exchange = exchange_.get();
+    return ttrpc::RegisterEventsForward(
+        server, [exchange](const Envelope& e) { return exchange->Forward(e); });
+  }
 
  private:
   std::shared_ptr<EventExchange> exchange_;

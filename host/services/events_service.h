@@ -5,7 +5,9 @@
 // flight at a time, fed by the subscriber's bounded queue in the exchange.
 // A client that falls a full queue behind gets the stream ended with
 // ResourceExhausted (after the write in flight, when it reads again); a
-// client that goes away unsubscribes.
+// client that goes away unsubscribes. Forward is also served on the
+// daemon's ttrpc socket (containerd.services.events.ttrpc.v1.Events), where
+// shims publish their task events.
 //
 // Thread-safe (the exchange serialises; each stream guards its own state).
 #ifndef BERTH_HOST_SERVICES_EVENTS_SERVICE_H_

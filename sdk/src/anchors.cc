@@ -13,6 +13,7 @@
 #include "berth/logger.h"
 #include "berth/metadata.h"
 #include "berth/plugin.h"
+#include "berth/ttrpc_service.h"
 
 namespace berth {
 
@@ -24,6 +25,7 @@ Logger::~Logger() = default;
 ConfigFields::~ConfigFields() = default;
 PluginConfig::~PluginConfig() = default;
 GrpcServicePlugin::~GrpcServicePlugin() = default;
+TtrpcServicePlugin::~TtrpcServicePlugin() = default;
 GarbageCollector::~GarbageCollector() = default;
 GcScheduler::~GcScheduler() = default;
 NamespacedStores::~NamespacedStores() = default;

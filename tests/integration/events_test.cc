@@ -1,7 +1,7 @@
 // The events service of a real berthd: the stock `ctr events` sees the
-// namespaces, snapshots and content events that other ctr calls cause, as it
-// does against containerd; a gRPC subscriber that disconnects mid-stream
-// leaves the daemon serving and other subscribers fed.
+// namespaces, containers, snapshots and content events that other ctr calls
+// cause, as it does against containerd; a gRPC subscriber that disconnects
+// mid-stream leaves the daemon serving and other subscribers fed.
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -18,6 +18,7 @@
 #include "containerd/events/namespace.pb.h"
 #include "containerd/services/events/v1/events.grpc.pb.h"
 #include "run_command.h"
+#include "temp_dir.h"
 
 namespace berth::test {
 namespace {
@@ -133,6 +134,44 @@ TEST_F(EventsTest, CtrEventsShowsNamespaceAndSnapshotEvents) {
   EXPECT_LT(out.find("/snapshot/prepare {\"key\":\"evt-active\"}"), out.find("/snapshot/commit"))
       << out;
   EXPECT_EQ(out.find("cannot unmarshal"), std::string::npos) << out;
+}
+
+TEST_F(EventsTest, CtrEventsShowsContainerEvents) {
+  CtrEvents events(*berthd_, {"topic~=\"^/containers/\""});
+  ASSERT_TRUE(events.started());
+  TempDir rootfs;
+  // The first create shows the subscription is in place.
+  for (int i = 0; i < 100; ++i) {
+    std::string id = "evt-probe-" + std::to_string(i);
+    CtrOk({"containers", "create", "--rootfs", rootfs.path(), id});
+    if (events.WaitFor("/containers/create {\"id\":\"" + id + "\"", 300ms)) break;
+  }
+  CtrOk({"containers", "create", "--rootfs", rootfs.path(), "evt-ctr"});
+  CtrOk({"containers", "label", "evt-ctr", "team=red"});
+  CtrOk({"containers", "rm", "evt-ctr"});
+
+  // ContainerCreate{id, image, runtime{name, options}}, ContainerUpdate{id,
+  // image, labels, snapshot_key}, ContainerDelete{id}, as containerd's.
+  EXPECT_TRUE(events.WaitFor("default /containers/create {\"id\":\"evt-ctr\"")) << events.Output();
+  EXPECT_TRUE(events.WaitFor("\"runtime\":{\"name\":\"io.containerd.runc.v2\"")) << events.Output();
+  EXPECT_TRUE(events.WaitFor("default /containers/update {\"id\":\"evt-ctr\"")) << events.Output();
+  EXPECT_TRUE(events.WaitFor("\"labels\":{\"team\":\"red\"}")) << events.Output();
+  EXPECT_TRUE(events.WaitFor("default /containers/delete {\"id\":\"evt-ctr\"}")) << events.Output();
+  std::string out = events.Output();
+  EXPECT_LT(out.find("/containers/create {\"id\":\"evt-ctr\""),
+            out.find("/containers/update {\"id\":\"evt-ctr\""))
+      << out;
+  EXPECT_EQ(out.find("cannot unmarshal"), std::string::npos) << out;
+
+  // A failed change publishes nothing.
+  CommandResult again = berthd_->Ctr({"containers", "rm", "evt-ctr"});
+  EXPECT_NE(again.exit_code, 0);
+  CtrOk({"containers", "create", "--rootfs", rootfs.path(), "evt-last"});
+  ASSERT_TRUE(events.WaitFor("/containers/create {\"id\":\"evt-last\"")) << events.Output();
+  out = events.Output();
+  EXPECT_EQ(out.find("/containers/delete {\"id\":\"evt-ctr\"}"),
+            out.rfind("/containers/delete {\"id\":\"evt-ctr\"}"))
+      << out;
 }
 
 TEST_F(EventsTest, BerthctlEventsPrintsAsCtr) {
