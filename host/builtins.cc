@@ -7,9 +7,11 @@
 #include "proxy_plugins.h"
 #include "services/containers_service.h"
 #include "services/content_service.h"
+#include "services/diff_service.h"
 #include "services/events_service.h"
 #include "services/gc_service.h"
 #include "services/healthcheck.h"
+#include "services/images_service.h"
 #include "services/introspection.h"
 #include "services/leases_service.h"
 #include "services/namespaces_service.h"
@@ -26,9 +28,12 @@ std::vector<SourcedRegistration> BuiltinRegistrations(HostEnv env) {
   registrations.push_back(ExchangeRegistration(env));
   registrations.push_back(MetadataRegistration(env));
   registrations.push_back(ContainersServiceRegistration(env));
+  registrations.push_back(ImagesServiceRegistration(env));
   registrations.push_back(ContentServiceRegistration(env));
   registrations.push_back(NamespacesServiceRegistration(env));
   registrations.push_back(SnapshotsServiceRegistration(env));
+  registrations.push_back(DiffServiceRegistration(env));
+  registrations.push_back(DiffGrpcServiceRegistration(env));
   registrations.push_back(LeasesServiceRegistration(env));
   registrations.push_back(GcServiceRegistration(env));
   registrations.push_back(EventsServiceRegistration(env));

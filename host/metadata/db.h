@@ -24,6 +24,10 @@
 //   v1/n/<ns>/containers/<id>                containerd.services.containers.v1.
 //                                            Container proto (the id is an
 //                                            identifier: no "/")
+//   v1/n/<ns>/images/<name>                  containerd.services.images.v1.Image
+//                                            proto (the name is a reference and
+//                                            may hold "/": it is the whole rest
+//                                            of the key)
 //   v1/n/<ns>/leases/<escaped id>            Lease proto (id, created_at, labels)
 //   v1/n/<ns>/leases/<id>/content/<digest>   "" — resources the lease holds;
 //   v1/n/<ns>/leases/<id>/ingests/<ref>      the part after "<id>/" is the
@@ -96,6 +100,11 @@ std::string SnapshotChild(std::string_view ns, std::string_view snapshotter,
 // "v1/n/<ns>/containers/", and one container's record under it.
 std::string ContainerPrefix(std::string_view ns);
 std::string Container(std::string_view ns, std::string_view id);
+// "v1/n/<ns>/images/", and one image's record under it.
+inline std::string ImagePrefix(std::string_view ns) { return NamespaceData(ns) + "images/"; }
+inline std::string Image(std::string_view ns, std::string_view name) {
+  return ImagePrefix(ns) + std::string(name);
+}
 // "v1/n/<ns>/leases/".
 std::string LeasePrefix(std::string_view ns);
 // A lease id in keys: '%' and '/' escaped as "%25" and "%2F", so that any id

@@ -15,8 +15,10 @@ MetadataPlugin::MetadataPlugin(std::unique_ptr<MetadataStore> db,
     : db_(std::move(db)),
       content_(db_.get(), std::move(content)),
       leases_(db_.get()),
-      containers_(db_.get()) {
+      containers_(db_.get()),
+      images_(db_.get()) {
   AddGcKind(std::string(kContainersKind), ScanContainerForGc);
+  AddGcKind(std::string(kImagesKind), ScanImageForGc);
 }
 
 MetadataPlugin::~MetadataPlugin() = default;
@@ -101,6 +103,24 @@ Result<Container> MetadataPlugin::UpdateContainer(std::string_view ns, const Con
 }
 Status MetadataPlugin::DeleteContainer(std::string_view ns, std::string_view id) {
   return containers_.Delete(ns, id);
+}
+
+Result<Image> MetadataPlugin::GetImage(std::string_view ns, std::string_view name) {
+  return images_.Get(ns, name);
+}
+Result<std::vector<Image>> MetadataPlugin::ListImages(std::string_view ns,
+                                                      const filters::Filter& filter) {
+  return images_.List(ns, filter);
+}
+Result<Image> MetadataPlugin::CreateImage(std::string_view ns, const Image& image) {
+  return images_.Create(ns, image);
+}
+Result<Image> MetadataPlugin::UpdateImage(std::string_view ns, const Image& image,
+                                          const std::vector<std::string>& fieldpaths) {
+  return images_.Update(ns, image, fieldpaths);
+}
+Status MetadataPlugin::DeleteImage(std::string_view ns, std::string_view name) {
+  return images_.Delete(ns, name);
 }
 
 void MetadataPlugin::OnMutation(std::function<void(bool deletion)> fn) {

@@ -19,9 +19,10 @@
 // (GcBackendRunner); a collection waits for them up to backend_wait().
 //
 // Services and plugins use it through its SDK faces (berth/metadata.h,
-// leases.h, gc.h, containers.h): each call's namespaced views, namespaces,
-// leases, containers and collection. Containers are a gc kind of their own
-// (ScanContainerForGc), registered at construction.
+// leases.h, gc.h, containers.h, images.h): each call's namespaced views,
+// namespaces, leases, containers, images and collection. Containers and
+// images are gc kinds of their own (ScanContainerForGc, ScanImageForGc),
+// registered at construction.
 //
 // Thread-safe (see MetadataStore, NamespacedContentStore and
 // NamespacedSnapshotter); collections are serialised. The snapshotter map
@@ -39,6 +40,7 @@
 #include "berth/containers.h"
 #include "berth/content.h"
 #include "berth/gc.h"
+#include "berth/images.h"
 #include "berth/leases.h"
 #include "berth/metadata.h"
 #include "berth/plugin.h"
@@ -48,6 +50,7 @@
 #include "metadata/db.h"
 #include "metadata/gc.h"
 #include "metadata/gc_backend.h"
+#include "metadata/images.h"
 #include "metadata/leases.h"
 #include "metadata/snapshots.h"
 
@@ -66,7 +69,8 @@ class MetadataPlugin final : public GarbageCollector,
                              public NamespacedStores,
                              public NamespaceStore,
                              public LeaseManager,
-                             public ContainerStore {
+                             public ContainerStore,
+                             public ImageStore {
  public:
   MetadataPlugin(std::unique_ptr<MetadataStore> db, std::shared_ptr<ContentStore> content);
   ~MetadataPlugin() override;
@@ -75,6 +79,7 @@ class MetadataPlugin final : public GarbageCollector,
   NamespacedContentStore& content() { return content_; }
   LeaseStore& leases() { return leases_; }
   ContainerRecords& containers() { return containers_; }
+  ImageRecords& images() { return images_; }
 
   // Wraps `backend` as the snapshotter `id` (before serving starts).
   NamespacedSnapshotter& AddSnapshotter(const std::string& id,
@@ -119,6 +124,15 @@ class MetadataPlugin final : public GarbageCollector,
                                     const std::vector<std::string>& fieldpaths) override;
   Status DeleteContainer(std::string_view ns, std::string_view id) override;
 
+  // --- ImageStore ---
+  Result<Image> GetImage(std::string_view ns, std::string_view name) override;
+  Result<std::vector<Image>> ListImages(std::string_view ns,
+                                        const filters::Filter& filter) override;
+  Result<Image> CreateImage(std::string_view ns, const Image& image) override;
+  Result<Image> UpdateImage(std::string_view ns, const Image& image,
+                            const std::vector<std::string>& fieldpaths) override;
+  Status DeleteImage(std::string_view ns, std::string_view name) override;
+
   // --- GarbageCollector ---
   Result<gc::Stats> GarbageCollect() override;
   void OnMutation(std::function<void(bool deletion)> fn) override;
@@ -143,6 +157,7 @@ class MetadataPlugin final : public GarbageCollector,
   NamespacedContentStore content_;
   LeaseStore leases_;
   ContainerRecords containers_;
+  ImageRecords images_;
   SnapshotterMap snapshotters_;
   GcKindScanners gc_kinds_;
   Mutex gc_run_mu_;  // serialises collections (guards no member)

@@ -64,6 +64,22 @@ std::vector<Mount> FromProto(
   return out;
 }
 
+void ToProto(const Descriptor& desc, containerd::types::Descriptor* out) {
+  out->set_media_type(desc.media_type);
+  out->set_digest(desc.digest);
+  out->set_size(desc.size);
+  ToProto(desc.annotations, out->mutable_annotations());
+}
+
+Descriptor FromProto(const containerd::types::Descriptor& desc) {
+  Descriptor d;
+  d.media_type = desc.media_type();
+  d.digest = desc.digest();
+  d.size = desc.size();
+  d.annotations = FromProto(desc.annotations());
+  return d;
+}
+
 snapshots_pb::Kind ToProto(snapshots::Kind kind) {
   switch (kind) {
     case snapshots::Kind::kView:

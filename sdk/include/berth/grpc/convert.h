@@ -1,7 +1,8 @@
 // Conversions between the SDK's value types and containerd's API messages
 // (containerd.services.snapshots.v1, containerd.services.content.v1,
-// containerd.types.Mount). Used by the host's services, by the serving
-// library (serve.h) and by the proxy plugins, so the three agree on the wire.
+// containerd.types.Mount, containerd.types.Descriptor). Used by the host's
+// services, by the serving library (serve.h) and by the proxy plugins, so the
+// three agree on the wire.
 // Part of libberth-grpc. Thread-safe (pure functions).
 #ifndef BERTH_GRPC_CONVERT_H_
 #define BERTH_GRPC_CONVERT_H_
@@ -14,10 +15,12 @@
 #include <vector>
 
 #include "berth/content.h"
+#include "berth/descriptor.h"
 #include "berth/mount.h"
 #include "berth/snapshotter.h"
 #include "containerd/services/content/v1/content.pb.h"
 #include "containerd/services/snapshots/v1/snapshots.pb.h"
+#include "containerd/types/descriptor.pb.h"
 #include "containerd/types/mount.pb.h"
 
 namespace berth::grpc_util {
@@ -40,6 +43,10 @@ void ToProto(const std::vector<Mount>& mounts,
 Mount FromProto(const containerd::types::Mount& mount);
 std::vector<Mount> FromProto(
     const google::protobuf::RepeatedPtrField<containerd::types::Mount>& mounts);
+
+// Descriptors (annotations replaced, not merged).
+void ToProto(const Descriptor& desc, containerd::types::Descriptor* out);
+Descriptor FromProto(const containerd::types::Descriptor& desc);
 
 // Snapshots.
 snapshots_pb::Kind ToProto(snapshots::Kind kind);
