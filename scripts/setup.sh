@@ -14,6 +14,7 @@ packages=(
   containerd runc
   btrfs-progs busybox-static libbtrfsutil-dev libarchive-dev
   golang-go golang-github-containerd-ttrpc-dev
+  docker-registry skopeo
 )
 
 missing_packages() {
