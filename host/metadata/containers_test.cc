@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "metadata/test_env.h"
+#include "metadata/record_table_test.h"
 
 namespace berth::host::metadata {
 namespace {
@@ -22,25 +22,7 @@ Container Sample(const std::string& id) {
   return c;
 }
 
-class ContainersTest : public ::testing::Test {
- protected:
-  void SetUp() override { ASSERT_TRUE(env_.ok()) << env_.failure(); }
-  ContainerRecords& records() { return env_.md().containers(); }
-  std::vector<std::string> Ids(const std::string& ns, const std::vector<std::string>& exprs) {
-    auto f = filters::ParseAll(exprs);
-    EXPECT_TRUE(f.ok()) << f.status().ToString();
-    if (!f.ok()) return {};
-    auto list = records().List(ns, *f);
-    EXPECT_TRUE(list.ok()) << list.status().ToString();
-    std::vector<std::string> ids;
-    if (list.ok()) {
-      for (const Container& c : *list) ids.push_back(c.id);
-    }
-    return ids;
-  }
-
-  testing::MetadataTestEnv env_;
-};
+using ContainersTest = testing::RecordTableTest<&MetadataPlugin::containers, &Container::id>;
 
 TEST_F(ContainersTest, CreateGetListDelete) {
   Container a = Sample("a");
@@ -76,9 +58,9 @@ TEST_F(ContainersTest, CreateGetListDelete) {
   ASSERT_TRUE(records().Create("ns", Sample("b")).ok());
   ASSERT_TRUE(records().Create("other", Sample("a")).ok()) << "ids are per namespace";
 
-  EXPECT_EQ(Ids("ns", {}), (std::vector<std::string>{"a", "b"}));
-  EXPECT_EQ(Ids("other", {}), std::vector<std::string>{"a"});
-  EXPECT_EQ(Ids("nobody", {}), std::vector<std::string>{});
+  EXPECT_EQ(Listed("ns", {}), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(Listed("other", {}), std::vector<std::string>{"a"});
+  EXPECT_EQ(Listed("nobody", {}), std::vector<std::string>{});
 
   Status missing = records().Get("ns", "c").status();
   EXPECT_TRUE(missing.Is(Code::kNotFound)) << missing.ToString();
@@ -88,7 +70,7 @@ TEST_F(ContainersTest, CreateGetListDelete) {
   EXPECT_TRUE(records().Get("ns", "a").status().Is(Code::kNotFound));
   EXPECT_TRUE(records().Delete("ns", "a").Is(Code::kNotFound));
   EXPECT_TRUE(records().Delete("ns", "").Is(Code::kNotFound));
-  EXPECT_EQ(Ids("ns", {}), std::vector<std::string>{"b"});
+  EXPECT_EQ(Listed("ns", {}), std::vector<std::string>{"b"});
   EXPECT_TRUE(records().Get("other", "a").ok()) << "the other namespace's a stays";
 }
 
@@ -104,19 +86,19 @@ TEST_F(ContainersTest, ListFiltersAsContainerd) {
   ASSERT_TRUE(records().Create("ns", db).ok());
   ASSERT_TRUE(records().Create("ns", Sample("bare")).ok());
 
-  EXPECT_EQ(Ids("ns", {"id==web"}), std::vector<std::string>{"web"});
-  EXPECT_EQ(Ids("ns", {"image==nginx:latest"}), std::vector<std::string>{"web"});
-  EXPECT_EQ(Ids("ns", {"image"}), std::vector<std::string>{"web"}) << "an empty image is absent";
-  EXPECT_EQ(Ids("ns", {"runtime.name==io.containerd.runsc.v1"}), std::vector<std::string>{"db"});
-  EXPECT_EQ(Ids("ns", {"labels.tier==back"}), std::vector<std::string>{"db"});
-  EXPECT_EQ(Ids("ns", {"labels.tier"}), (std::vector<std::string>{"db", "web"}));
-  EXPECT_EQ(Ids("ns", {"labels.a.b==dotted"}), std::vector<std::string>{"web"});
-  EXPECT_EQ(Ids("ns", {"labels.tier==back", "id==bare"}),
+  EXPECT_EQ(Listed("ns", {"id==web"}), std::vector<std::string>{"web"});
+  EXPECT_EQ(Listed("ns", {"image==nginx:latest"}), std::vector<std::string>{"web"});
+  EXPECT_EQ(Listed("ns", {"image"}), std::vector<std::string>{"web"}) << "an empty image is absent";
+  EXPECT_EQ(Listed("ns", {"runtime.name==io.containerd.runsc.v1"}), std::vector<std::string>{"db"});
+  EXPECT_EQ(Listed("ns", {"labels.tier==back"}), std::vector<std::string>{"db"});
+  EXPECT_EQ(Listed("ns", {"labels.tier"}), (std::vector<std::string>{"db", "web"}));
+  EXPECT_EQ(Listed("ns", {"labels.a.b==dotted"}), std::vector<std::string>{"web"});
+  EXPECT_EQ(Listed("ns", {"labels.tier==back", "id==bare"}),
             (std::vector<std::string>{"bare", "db"}))
       << "filters are ORed";
-  EXPECT_EQ(Ids("ns", {"labels.tier==front,id==db"}), std::vector<std::string>{})
+  EXPECT_EQ(Listed("ns", {"labels.tier==front,id==db"}), std::vector<std::string>{})
       << "a filter's parts are ANDed";
-  EXPECT_EQ(Ids("ns", {"snapshotter==overlayfs"}), std::vector<std::string>{})
+  EXPECT_EQ(Listed("ns", {"snapshotter==overlayfs"}), std::vector<std::string>{})
       << "containerd's adaptor has no snapshotter field";
   EXPECT_TRUE(filters::ParseAll({"labels.tier=="}).status().Is(Code::kInvalidArgument));
 }
@@ -157,7 +139,7 @@ TEST_F(ContainersTest, CreateValidatesAsContainerd) {
   bad_label.labels = {{"k", std::string(5000, 'v')}};
   EXPECT_TRUE(records().Create("ns", bad_label).status().Is(Code::kInvalidArgument));
 
-  EXPECT_EQ(Ids("ns", {}), std::vector<std::string>{}) << "nothing invalid was stored";
+  EXPECT_EQ(Listed("ns", {}), std::vector<std::string>{}) << "nothing invalid was stored";
   EXPECT_TRUE(records().Create("ns", Sample("c.1_x-y")).ok());
 }
 
@@ -218,10 +200,7 @@ TEST_F(ContainersTest, UpdateAppliesFieldMasks) {
   EXPECT_TRUE(s.Is(Code::kInvalidArgument)) << s.ToString();
   EXPECT_EQ(records().Get("ns", "c")->spec, change.spec) << "a failed update writes nothing";
 
-  change.id = "missing";
-  EXPECT_TRUE(records().Update("ns", change, {"image"}).status().Is(Code::kNotFound));
-  change.id = "";
-  EXPECT_TRUE(records().Update("ns", change, {"image"}).status().Is(Code::kInvalidArgument));
+  ExpectUpdateNeedsAStoredKey(change, {"image"});
 }
 
 TEST_F(ContainersTest, FullReplaceKeepsImmutableFields) {
@@ -256,31 +235,21 @@ TEST_F(ContainersTest, FullReplaceKeepsImmutableFields) {
 }
 
 TEST_F(ContainersTest, ChangesAreCountedAndHoldTheNamespace) {
-  int mutations = 0;
-  int deletions = 0;
-  env_.md().OnMutation([&](bool deletion) {
-    ++mutations;
-    if (deletion) ++deletions;
-  });
+  CountMutations();
   Container c = Sample("c");
   c.labels = {{"containerd.io/gc.ref.content", Sha256Of("x")}};
   ASSERT_TRUE(records().Create("ns", c).ok());
-  EXPECT_EQ(mutations, 1);
-  EXPECT_EQ(deletions, 0);
+  EXPECT_EQ(mutations_, 1);
+  EXPECT_EQ(deletions_, 0);
   c.image = "img";
   ASSERT_TRUE(records().Update("ns", c, {"image"}).ok());
-  EXPECT_EQ(deletions, 0) << "an image change drops no reference";
+  EXPECT_EQ(deletions_, 0) << "an image change drops no reference";
   c.labels.clear();
   ASSERT_TRUE(records().Update("ns", c, {"labels"}).ok());
-  EXPECT_EQ(deletions, 1) << "dropping a gc label may free something";
+  EXPECT_EQ(deletions_, 1) << "dropping a gc label may free something";
+  EXPECT_EQ(mutations_, 3);
 
-  Status held = env_.md().DeleteNamespace("ns");
-  EXPECT_TRUE(held.Is(Code::kFailedPrecondition)) << held.ToString();
-  ASSERT_TRUE(records().Delete("ns", "c").ok());
-  EXPECT_EQ(mutations, 4);
-  EXPECT_EQ(deletions, 2);
-  Status emptied = env_.md().DeleteNamespace("ns");
-  EXPECT_TRUE(emptied.ok()) << emptied.ToString();
+  ExpectHoldsTheNamespace("c", kContainersKind);
 }
 
 TEST_F(ContainersTest, MetadataPluginIsTheContainerStoreFace) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "containerd/services/images/v1/images.grpc.pb.h"
+#include "metadata/record_table_test.h"
 #include "metadata/test_env.h"
 #include "services/images_service.h"
 
@@ -31,27 +32,11 @@ Image Sample(const std::string& name, const std::string& digest = Sha256Of("mani
   return image;
 }
 
-class ImagesTest : public ::testing::Test {
+class ImagesTest : public testing::RecordTableTest<&MetadataPlugin::images, &Image::name> {
  protected:
-  void SetUp() override { ASSERT_TRUE(env_.ok()) << env_.failure(); }
-  ImageRecords& records() { return env_.md().images(); }
-  std::vector<std::string> Names(const std::string& ns, const std::vector<std::string>& exprs) {
-    auto f = filters::ParseAll(exprs);
-    EXPECT_TRUE(f.ok()) << f.status().ToString();
-    if (!f.ok()) return {};
-    auto list = records().List(ns, *f);
-    EXPECT_TRUE(list.ok()) << list.status().ToString();
-    std::vector<std::string> names;
-    if (list.ok()) {
-      for (const Image& image : *list) names.push_back(image.name);
-    }
-    return names;
-  }
   bool HasContent(const std::string& ns, const std::string& digest) {
     return env_.content().Info(ns, digest).ok();
   }
-
-  testing::MetadataTestEnv env_;
 };
 
 TEST_F(ImagesTest, CreateGetListDelete) {
@@ -82,11 +67,11 @@ TEST_F(ImagesTest, CreateGetListDelete) {
       << "a name that is a prefix of another is its own image";
   ASSERT_TRUE(records().Create("other", Sample(a.name)).ok()) << "names are per namespace";
 
-  EXPECT_EQ(Names("ns", {}),
+  EXPECT_EQ(Listed("ns", {}),
             (std::vector<std::string>{"docker.io/library/alpine:3", "docker.io/library/busybox",
                                       "docker.io/library/busybox:latest"}));
-  EXPECT_EQ(Names("other", {}), std::vector<std::string>{a.name});
-  EXPECT_EQ(Names("nobody", {}), std::vector<std::string>{});
+  EXPECT_EQ(Listed("other", {}), std::vector<std::string>{a.name});
+  EXPECT_EQ(Listed("nobody", {}), std::vector<std::string>{});
 
   Status missing = records().Get("ns", "docker.io/library/nginx:latest").status();
   EXPECT_TRUE(missing.Is(Code::kNotFound)) << missing.ToString();
@@ -112,22 +97,22 @@ TEST_F(ImagesTest, ListFiltersAsContainerd) {
   ASSERT_TRUE(records().Create("ns", db).ok());
   ASSERT_TRUE(records().Create("ns", Sample("example.com/bare:1", Sha256Of("bare"))).ok());
 
-  EXPECT_EQ(Names("ns", {"name==example.com/web:1"}), std::vector<std::string>{web.name});
-  EXPECT_EQ(Names("ns", {"name~=db"}), std::vector<std::string>{db.name});
-  EXPECT_EQ(Names("ns", {"target.digest==" + Sha256Of("bare")}),
+  EXPECT_EQ(Listed("ns", {"name==example.com/web:1"}), std::vector<std::string>{web.name});
+  EXPECT_EQ(Listed("ns", {"name~=db"}), std::vector<std::string>{db.name});
+  EXPECT_EQ(Listed("ns", {"target.digest==" + Sha256Of("bare")}),
             std::vector<std::string>{"example.com/bare:1"});
-  EXPECT_EQ(Names("ns", {std::string("target.mediatype==") + kIndexType}),
+  EXPECT_EQ(Listed("ns", {std::string("target.mediatype==") + kIndexType}),
             std::vector<std::string>{db.name});
-  EXPECT_EQ(Names("ns", {"labels.tier==back"}), std::vector<std::string>{db.name});
-  EXPECT_EQ(Names("ns", {"labels.tier"}), (std::vector<std::string>{db.name, web.name}));
-  EXPECT_EQ(Names("ns", {"labels.a.b==dotted"}), std::vector<std::string>{web.name});
-  EXPECT_EQ(Names("ns", {"annotations.note==x"}), std::vector<std::string>{web.name});
-  EXPECT_EQ(Names("ns", {"labels.tier==back", "name==example.com/bare:1"}),
+  EXPECT_EQ(Listed("ns", {"labels.tier==back"}), std::vector<std::string>{db.name});
+  EXPECT_EQ(Listed("ns", {"labels.tier"}), (std::vector<std::string>{db.name, web.name}));
+  EXPECT_EQ(Listed("ns", {"labels.a.b==dotted"}), std::vector<std::string>{web.name});
+  EXPECT_EQ(Listed("ns", {"annotations.note==x"}), std::vector<std::string>{web.name});
+  EXPECT_EQ(Listed("ns", {"labels.tier==back", "name==example.com/bare:1"}),
             (std::vector<std::string>{"example.com/bare:1", db.name}))
       << "filters are ORed";
-  EXPECT_EQ(Names("ns", {"labels.tier==front,name==example.com/db:1"}), std::vector<std::string>{})
+  EXPECT_EQ(Listed("ns", {"labels.tier==front,name==example.com/db:1"}), std::vector<std::string>{})
       << "a filter's parts are ANDed";
-  EXPECT_EQ(Names("ns", {"target.size==8"}), std::vector<std::string>{})
+  EXPECT_EQ(Listed("ns", {"target.size==8"}), std::vector<std::string>{})
       << "containerd's adaptor has no size field";
 }
 
@@ -157,7 +142,7 @@ TEST_F(ImagesTest, CreateValidatesAsContainerd) {
   digest_first.target.digest = "md5:0";
   EXPECT_EQ(message(digest_first).rfind("Target.Digest", 0), 0u) << "the digest is checked first";
 
-  EXPECT_EQ(Names("ns", {}), std::vector<std::string>{}) << "nothing invalid was stored";
+  EXPECT_EQ(Listed("ns", {}), std::vector<std::string>{}) << "nothing invalid was stored";
 }
 
 TEST_F(ImagesTest, UpdateAppliesFieldMasks) {
@@ -205,10 +190,7 @@ TEST_F(ImagesTest, UpdateAppliesFieldMasks) {
   EXPECT_TRUE(s.Is(Code::kInvalidArgument)) << s.ToString();
   EXPECT_EQ(records().Get("ns", "i")->target, change.target) << "a failed update writes nothing";
 
-  change.name = "missing";
-  EXPECT_TRUE(records().Update("ns", change, {"labels"}).status().Is(Code::kNotFound));
-  change.name = "";
-  EXPECT_TRUE(records().Update("ns", change, {"labels"}).status().Is(Code::kInvalidArgument));
+  ExpectUpdateNeedsAStoredKey(change, {"labels"});
 }
 
 TEST_F(ImagesTest, UpdateWithoutMaskReplacesAllButCreatedAt) {
@@ -227,35 +209,24 @@ TEST_F(ImagesTest, UpdateWithoutMaskReplacesAllButCreatedAt) {
 }
 
 TEST_F(ImagesTest, ChangesAreCountedAndHoldTheNamespace) {
-  int mutations = 0;
-  int deletions = 0;
-  env_.md().OnMutation([&](bool deletion) {
-    ++mutations;
-    if (deletion) ++deletions;
-  });
+  CountMutations();
   Image image = Sample("i");
   image.labels = {{"containerd.io/gc.ref.content.extra", Sha256Of("x")}, {"plain", "1"}};
   ASSERT_TRUE(records().Create("ns", image).ok());
-  EXPECT_EQ(mutations, 1);
-  EXPECT_EQ(deletions, 0);
+  EXPECT_EQ(mutations_, 1);
+  EXPECT_EQ(deletions_, 0);
   image.labels["plain"] = "2";
   ASSERT_TRUE(records().Update("ns", image, {"labels.plain"}).ok());
-  EXPECT_EQ(deletions, 0) << "a plain label change drops no reference";
+  EXPECT_EQ(deletions_, 0) << "a plain label change drops no reference";
   image.labels.clear();
   ASSERT_TRUE(records().Update("ns", image, {"labels"}).ok());
-  EXPECT_EQ(deletions, 1) << "dropping a gc label may free something";
+  EXPECT_EQ(deletions_, 1) << "dropping a gc label may free something";
   image.target.digest = Sha256Of("another");
   ASSERT_TRUE(records().Update("ns", image, {"target"}).ok());
-  EXPECT_EQ(deletions, 2) << "another target may free the old one";
+  EXPECT_EQ(deletions_, 2) << "another target may free the old one";
+  EXPECT_EQ(mutations_, 4);
 
-  Status held = env_.md().DeleteNamespace("ns");
-  EXPECT_TRUE(held.Is(Code::kFailedPrecondition)) << held.ToString();
-  EXPECT_NE(held.message().find("images"), std::string::npos) << held.ToString();
-  ASSERT_TRUE(records().Delete("ns", "i").ok());
-  EXPECT_EQ(mutations, 5);
-  EXPECT_EQ(deletions, 3);
-  Status emptied = env_.md().DeleteNamespace("ns");
-  EXPECT_TRUE(emptied.ok()) << emptied.ToString();
+  ExpectHoldsTheNamespace("i", kImagesKind);
 }
 
 TEST_F(ImagesTest, ImagesKeepTheirTargetAndWhatItRefersTo) {

@@ -111,6 +111,11 @@ class DiffServiceTest : public ::testing::Test {
   void TearDown() override {
     if (server_) server_->Shutdown(std::chrono::system_clock::now());
   }
+  // Start, which must bring the gRPC service up.
+  void Serve(std::vector<std::string> order = {}) {
+    ASSERT_NO_FATAL_FAILURE(Start(std::move(order)));
+    ASSERT_NE(stub_, nullptr);
+  }
 
   Registration RefusingRegistration() {
     Registration r;
@@ -153,6 +158,11 @@ class DiffServiceTest : public ::testing::Test {
     d.size = static_cast<std::int64_t>(layer->gzip.size());
     return d;
   }
+  // PutLayer into `layer_ns`, applied onto Path("target") in `ns`.
+  grpc::Status ApplyLayer(Layer* layer, pb::ApplyResponse* resp, const std::string& ns = "default",
+                          const std::string& layer_ns = "default") {
+    return Apply(PutLayer(layer, layer_ns), Path("target"), resp, ns);
+  }
   static void BindMount(const std::string& dir, containerd::types::Mount* m) {
     m->set_type("bind");
     m->set_source(dir);
@@ -185,12 +195,10 @@ class DiffServiceTest : public ::testing::Test {
 };
 
 TEST_F(DiffServiceTest, AppliesGzipLayerOntoBindMount) {
-  ASSERT_NO_FATAL_FAILURE(Start());
-  ASSERT_NE(stub_, nullptr);
+  ASSERT_NO_FATAL_FAILURE(Serve());
   Layer layer;
-  Descriptor desc = PutLayer(&layer);
   pb::ApplyResponse resp;
-  grpc::Status s = Apply(desc, Path("target"), &resp);
+  grpc::Status s = ApplyLayer(&layer, &resp);
   ASSERT_TRUE(s.ok()) << s.error_message();
 
   EXPECT_EQ(resp.applied().media_type(), media_types::kOciLayer);
@@ -205,12 +213,10 @@ TEST_F(DiffServiceTest, AppliesGzipLayerOntoBindMount) {
 }
 
 TEST_F(DiffServiceTest, NotImplementedFallsThroughToTheNextDiffer) {
-  ASSERT_NO_FATAL_FAILURE(Start({"refusing", "walking"}));
-  ASSERT_NE(stub_, nullptr);
+  ASSERT_NO_FATAL_FAILURE(Serve({"refusing", "walking"}));
   Layer layer;
-  Descriptor desc = PutLayer(&layer);
   pb::ApplyResponse resp;
-  grpc::Status s = Apply(desc, Path("target"), &resp);
+  grpc::Status s = ApplyLayer(&layer, &resp);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(refusing_->applies, 1);
   EXPECT_EQ(resp.applied().digest(), Sha256Of(layer.tar));
@@ -221,18 +227,16 @@ TEST_F(DiffServiceTest, AnotherErrorStopsTheFallThrough) {
   refusing_->on_apply = [](const Descriptor&, const std::vector<Mount>&) -> Result<Descriptor> {
     return Status::InvalidArgument("bad mounts");
   };
-  ASSERT_NO_FATAL_FAILURE(Start({"refusing", "walking"}));
-  ASSERT_NE(stub_, nullptr);
+  ASSERT_NO_FATAL_FAILURE(Serve({"refusing", "walking"}));
   Layer layer;
   pb::ApplyResponse resp;
-  grpc::Status s = Apply(PutLayer(&layer), Path("target"), &resp);
+  grpc::Status s = ApplyLayer(&layer, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
   EXPECT_FALSE(fs::exists(Path("target/etc")));
 }
 
 TEST_F(DiffServiceTest, UnknownMediaTypeIsUnimplemented) {
-  ASSERT_NO_FATAL_FAILURE(Start({"refusing", "walking"}));
-  ASSERT_NE(stub_, nullptr);
+  ASSERT_NO_FATAL_FAILURE(Serve({"refusing", "walking"}));
   Layer layer;
   Descriptor desc = PutLayer(&layer);
   desc.media_type = "application/vnd.example.nope";
@@ -254,12 +258,10 @@ TEST_F(DiffServiceTest, UnknownMediaTypeIsUnimplemented) {
 }
 
 TEST_F(DiffServiceTest, MissingNamespaceIsFailedPrecondition) {
-  ASSERT_NO_FATAL_FAILURE(Start());
-  ASSERT_NE(stub_, nullptr);
+  ASSERT_NO_FATAL_FAILURE(Serve());
   Layer layer;
-  Descriptor desc = PutLayer(&layer);
   pb::ApplyResponse resp;
-  grpc::Status s = Apply(desc, Path("target"), &resp, "");
+  grpc::Status s = ApplyLayer(&layer, &resp, "");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
   EXPECT_FALSE(fs::exists(Path("target/etc")));
   pb::DiffResponse dresp;
@@ -268,18 +270,15 @@ TEST_F(DiffServiceTest, MissingNamespaceIsFailedPrecondition) {
 }
 
 TEST_F(DiffServiceTest, ContentIsNamespaced) {
-  ASSERT_NO_FATAL_FAILURE(Start());
-  ASSERT_NE(stub_, nullptr);
+  ASSERT_NO_FATAL_FAILURE(Serve());
   Layer layer;
-  Descriptor desc = PutLayer(&layer, "other");
   pb::ApplyResponse resp;
-  grpc::Status s = Apply(desc, Path("target"), &resp, "default");
+  grpc::Status s = ApplyLayer(&layer, &resp, "default", "other");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
 }
 
 TEST_F(DiffServiceTest, DiffWritesLabelledLayerHeldByTheLease) {
-  ASSERT_NO_FATAL_FAILURE(Start());
-  ASSERT_NE(stub_, nullptr);
+  ASSERT_NO_FATAL_FAILURE(Serve());
   WriteFile(Path("lower/a"), "one");
   WriteFile(Path("lower/gone"), "x");
   WriteFile(Path("upper/a"), "two");

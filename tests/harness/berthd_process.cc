@@ -169,17 +169,18 @@ void BerthdProcess::Signal(int signal) {
   if (running()) kill(pid_, signal);
 }
 
-CommandResult BerthdProcess::Ctr(const std::vector<std::string>& args) const {
+CommandResult BerthdProcess::Ctr(const std::vector<std::string>& args,
+                                const std::string& stdin_data) const {
   std::vector<std::string> argv = {kCtr, "--address", socket_};
   argv.insert(argv.end(), args.begin(), args.end());
-  return RunCommand(argv, "", 60s);
+  return RunCommand(argv, stdin_data, 60s);
 }
 
-CommandResult BerthdProcess::Berthctl(
-    const std::vector<std::string>& args) const {
+CommandResult BerthdProcess::Berthctl(const std::vector<std::string>& args,
+                                     const std::string& stdin_data) const {
   std::vector<std::string> argv = {BerthctlPath(), "--address", socket_};
   argv.insert(argv.end(), args.begin(), args.end());
-  return RunCommand(argv, "", 60s);
+  return RunCommand(argv, stdin_data, 60s);
 }
 
 std::map<std::string, std::string> ParsePluginTable(const std::string& out) {

@@ -68,9 +68,12 @@ class BerthdProcess {
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
 
-  // `ctr --address SOCK args...` and `berthctl --address SOCK args...`.
-  CommandResult Ctr(const std::vector<std::string>& args) const;
-  CommandResult Berthctl(const std::vector<std::string>& args) const;
+  // `ctr --address SOCK args...` and `berthctl --address SOCK args...`, fed
+  // `stdin_data`.
+  CommandResult Ctr(const std::vector<std::string>& args,
+                    const std::string& stdin_data = "") const;
+  CommandResult Berthctl(const std::vector<std::string>& args,
+                         const std::string& stdin_data = "") const;
 
   std::string Log() const { return ReadFile(log_path_); }
   const std::string& config_path() const { return config_path_; }

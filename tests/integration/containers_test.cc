@@ -7,12 +7,12 @@
 
 #include <map>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "berthd_process.h"
 #include "containerd/services/containers/v1/containers.grpc.pb.h"
+#include "daemon_test.h"
 #include "run_command.h"
 #include "temp_dir.h"
 
@@ -22,37 +22,11 @@ namespace {
 namespace cpb = containerd::services::containers::v1;
 
 constexpr char kSpecType[] = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
-// Collections run only when a test asks.
-constexpr char kNoSchedulerConfig[] = "disabled_plugins = [\"io.containerd.gc.v1.scheduler\"]\n";
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) lines.push_back(line);
-  }
-  return lines;
-}
-
-class ContainersDaemonTest : public ::testing::Test {
+class ContainersDaemonTest : public DaemonTest {
  protected:
-  ContainersDaemonTest() : berthd_(BerthdOptions{"", kNoSchedulerConfig, {}, {}}) {}
-  void SetUp() override {
-    ASSERT_TRUE(berthd_.Start());
-    ASSERT_TRUE(berthd_.WaitServing());
-  }
+  // Collections run only when a test asks.
+  ContainersDaemonTest() : DaemonTest(BerthdOptions{"", kNoCollectionToml, {}, {}}) {}
 
-  // Runs a command that must succeed; returns its stdout.
-  std::string Ok(const CommandResult& r) {
-    EXPECT_EQ(r.exit_code, 0) << r.Describe() << "\n" << berthd_.Log();
-    return r.out;
-  }
-  std::string Ctr(const std::vector<std::string>& args) { return Ok(berthd_.Ctr(args)); }
-  // A command that must fail; returns its stderr.
-  std::string Fails(const CommandResult& r) {
-    EXPECT_NE(r.exit_code, 0) << r.Describe();
-    return r.err;
-  }
   // `ctr containers create --rootfs DIR [--label L]... ID`.
   CommandResult CreateWithCtr(const std::string& id, const std::vector<std::string>& labels = {},
                               const std::string& ns = "default") {
@@ -67,14 +41,7 @@ class ContainersDaemonTest : public ::testing::Test {
   }
 
   std::unique_ptr<cpb::Containers::Stub> Stub() {
-    auto channel =
-        grpc::CreateChannel("unix://" + berthd_.socket(), grpc::InsecureChannelCredentials());
-    return cpb::Containers::NewStub(channel);
-  }
-  static std::unique_ptr<grpc::ClientContext> Context(const std::string& ns = "default") {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    ctx->AddMetadata("containerd-namespace", ns);
-    return ctx;
+    return cpb::Containers::NewStub(ChannelTo(berthd_));
   }
   // Creates a container over gRPC, optionally on a snapshot.
   grpc::Status CreateOverGrpc(const std::string& id, const std::string& snapshot_key = "") {
@@ -89,18 +56,17 @@ class ContainersDaemonTest : public ::testing::Test {
       c->set_snapshot_key(snapshot_key);
     }
     cpb::CreateContainerResponse resp;
-    return Stub()->Create(Context().get(), req, &resp);
+    return Stub()->Create(NamespaceContext().get(), req, &resp);
   }
 
   TempDir rootfs_;
-  BerthdProcess berthd_;
 };
 
 TEST_F(ContainersDaemonTest, CtrCreateListInfoLabelRemove) {
   Ok(CreateWithCtr("web", {"team=blue"}));
   Ok(CreateWithCtr("db"));
 
-  const std::vector<std::string> rows = Lines(Ctr({"containers", "ls"}));
+  const std::vector<std::string> rows = OutputLines(Ctr({"containers", "ls"}));
   ASSERT_EQ(rows.size(), 3u) << Ctr({"containers", "ls"});
   EXPECT_EQ(rows[0].substr(0, 9), "CONTAINER");
   EXPECT_TRUE(Contains(rows[1], "db"));
@@ -194,7 +160,7 @@ TEST_F(ContainersDaemonTest, ListStreamSendsEveryContainer) {
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
   auto stub = Stub();
-  auto ctx = Context();
+  auto ctx = NamespaceContext();
   cpb::ListContainersRequest req;
   auto reader = stub->ListStream(ctx.get(), req);
   cpb::ListContainerMessage msg;
@@ -215,7 +181,7 @@ TEST_F(ContainersDaemonTest, ListStreamSendsEveryContainer) {
   cpb::ListContainersRequest filtered;
   filtered.add_filters("id==c1005");
   cpb::ListContainersResponse resp;
-  ASSERT_TRUE(stub->List(Context().get(), filtered, &resp).ok());
+  ASSERT_TRUE(stub->List(NamespaceContext().get(), filtered, &resp).ok());
   ASSERT_EQ(resp.containers_size(), 1);
   EXPECT_EQ(resp.containers(0).spec().type_url(), kSpecType);
   EXPECT_GT(resp.containers(0).created_at().seconds(), 0);
@@ -229,24 +195,24 @@ TEST_F(ContainersDaemonTest, UpdateRejectsImmutableFieldsOverGrpc) {
   req.mutable_container()->mutable_runtime()->set_name("io.containerd.runsc.v1");
   req.mutable_update_mask()->add_paths("runtime");
   cpb::UpdateContainerResponse resp;
-  grpc::Status s = stub->Update(Context().get(), req, &resp);
+  grpc::Status s = stub->Update(NamespaceContext().get(), req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(Contains(s.error_message(), "cannot update \"runtime\" field"));
 
   req.clear_update_mask();  // a full replace with another runtime
-  s = stub->Update(Context().get(), req, &resp);
+  s = stub->Update(NamespaceContext().get(), req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(Contains(s.error_message(), "immutable"));
 
   req.mutable_container()->set_id("");
-  s = stub->Update(Context().get(), req, &resp);
+  s = stub->Update(NamespaceContext().get(), req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 
   cpb::UpdateContainerRequest image;
   image.mutable_container()->set_id("u");
   image.mutable_container()->set_image("example.com/app:1");
   image.mutable_update_mask()->add_paths("image");
-  ASSERT_TRUE(stub->Update(Context().get(), image, &resp).ok());
+  ASSERT_TRUE(stub->Update(NamespaceContext().get(), image, &resp).ok());
   EXPECT_EQ(resp.container().image(), "example.com/app:1");
   EXPECT_EQ(resp.container().runtime().name(), "io.containerd.runc.v2");
   EXPECT_TRUE(Contains(Ctr({"containers", "ls"}), "example.com/app:1"));

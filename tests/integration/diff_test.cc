@@ -18,6 +18,7 @@
 #include "btrfs_loop.h"
 #include "containerd/services/diff/v1/diff.grpc.pb.h"
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
+#include "daemon_test.h"
 #include "temp_dir.h"
 
 namespace berth::test {
@@ -28,8 +29,6 @@ namespace dpb = containerd::services::diff::v1;
 namespace spb = containerd::services::snapshots::v1;
 
 constexpr char kGzipLayer[] = "application/vnd.oci.image.layer.v1.tar+gzip";
-// What is written is under test, not collection.
-constexpr char kNoCollection[] = "disabled_plugins = [\"io.containerd.gc.v1.scheduler\"]\n";
 
 // The paths in a gzip tar, one a line, "./" stripped.
 std::vector<std::string> TarListing(const std::string& gzip, const TempDir& dir) {
@@ -62,12 +61,12 @@ class DiffTest : public ::testing::Test {
     BerthdOptions options;
     const std::string walking =
         "[plugins.\"io.containerd.differ.v1.walking\"]\n  temp_dir = \"" + mounts_.path() + "\"\n";
-    options.extra_toml = kNoCollection + walking;
+    // What is written is under test, not collection.
+    options.extra_toml = kNoCollectionToml + walking;
     berthd_ = std::make_unique<BerthdProcess>(options);
     ASSERT_TRUE(berthd_->Start());
     ASSERT_TRUE(berthd_->WaitServing());
-    auto channel =
-        grpc::CreateChannel("unix://" + berthd_->socket(), grpc::InsecureChannelCredentials());
+    auto channel = ChannelTo(*berthd_);
     diff_ = dpb::Diff::NewStub(channel);
     snapshots_ = spb::Snapshots::NewStub(channel);
   }
@@ -77,12 +76,6 @@ class DiffTest : public ::testing::Test {
     EXPECT_TRUE(DetachMountsUnder(mounts_.path())) << "mounts remain under " << mounts_.path();
   }
 
-  std::unique_ptr<grpc::ClientContext> Ctx() {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    ctx->AddMetadata("containerd-namespace", "default");
-    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    return ctx;
-  }
   std::string Ctr(const std::vector<std::string>& args) {
     CommandResult r = berthd_->Ctr(args);
     EXPECT_EQ(r.exit_code, 0) << "ctr " << args[0] << " " << args[1] << ": " << r.Describe();
@@ -104,9 +97,8 @@ class DiffTest : public ::testing::Test {
     EXPECT_EQ(tar.exit_code, 0) << tar.Describe();
     const std::string blob = ReadFile(gz);
     const std::string digest = Sha256Of(blob);
-    CommandResult ingest = RunCommand({kCtr, "--address", berthd_->socket(), "content", "ingest",
-                                       "--expected-digest", digest, "ingest-" + name},
-                                      blob);
+    CommandResult ingest =
+        berthd_->Ctr({"content", "ingest", "--expected-digest", digest, "ingest-" + name}, blob);
     EXPECT_EQ(ingest.exit_code, 0) << ingest.Describe();
     dpb::ApplyRequest req;
     req.mutable_diff()->set_media_type(kGzipLayer);
@@ -120,10 +112,10 @@ class DiffTest : public ::testing::Test {
     mreq.set_snapshotter("overlayfs");
     mreq.set_key(key);
     spb::MountsResponse mounts;
-    grpc::Status s = snapshots_->Mounts(Ctx().get(), mreq, &mounts);
+    grpc::Status s = snapshots_->Mounts(NamespaceContext().get(), mreq, &mounts);
     if (!s.ok()) return s;
     *req.mutable_mounts() = mounts.mounts();
-    return diff_->Apply(Ctx().get(), req, resp);
+    return diff_->Apply(NamespaceContext().get(), req, resp);
   }
 
   TempDir mounts_{"berth-diff-mounts-"};  // the differ's temp_dir

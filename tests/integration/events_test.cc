@@ -2,21 +2,18 @@
 // namespaces, containers, snapshots and content events that other ctr calls
 // cause, as it does against containerd; a gRPC subscriber that disconnects
 // mid-stream leaves the daemon serving and other subscribers fed.
-#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "berthd_process.h"
 #include "containerd/events/namespace.pb.h"
 #include "containerd/services/events/v1/events.grpc.pb.h"
+#include "daemon_test.h"
 #include "run_command.h"
 #include "temp_dir.h"
 
@@ -26,52 +23,11 @@ namespace {
 namespace events_pb = containerd::services::events::v1;
 using namespace std::chrono_literals;
 
-constexpr char kNoCollection[] = "disabled_plugins = [\"io.containerd.gc.v1.scheduler\"]\n";
-
-// `ctr events [filters]` (or `berthctl events`) running against a berthd,
-// its output in a file.
-class CtrEvents {
- public:
-  CtrEvents(const BerthdProcess& berthd, const std::vector<std::string>& filters,
-            const std::string& client = kCtr)
-      : out_path_(berthd.dir().path() + "/ctr-events-" + std::to_string(++count_) + ".out") {
-    int fd = ::open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    std::vector<std::string> argv = {client, "--address", berthd.socket(), "events"};
-    argv.insert(argv.end(), filters.begin(), filters.end());
-    pid_ = SpawnProcess(argv, null_fd, fd, fd);
-    ::close(fd);
-    ::close(null_fd);
-  }
-  ~CtrEvents() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      WaitForExit(pid_, 10s);
-    }
-  }
-  bool started() const { return pid_ > 0; }
-  std::string Output() const { return ReadFile(out_path_); }
-  // Polls (bounded) until the output holds `needle`.
-  bool WaitFor(const std::string& needle, std::chrono::milliseconds bound = 30s) const {
-    auto deadline = std::chrono::steady_clock::now() + bound;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (Output().find(needle) != std::string::npos) return true;
-      std::this_thread::sleep_for(50ms);
-    }
-    return Output().find(needle) != std::string::npos;
-  }
-
- private:
-  static inline int count_ = 0;
-  std::string out_path_;
-  pid_t pid_ = -1;
-};
-
 class EventsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     BerthdOptions options;
-    options.extra_toml = kNoCollection;
+    options.extra_toml = kNoCollectionToml;
     berthd_ = std::make_unique<BerthdProcess>(options);
     ASSERT_TRUE(berthd_->Start());
     ASSERT_TRUE(berthd_->WaitServing());
@@ -80,28 +36,13 @@ class EventsTest : public ::testing::Test {
     CommandResult r = berthd_->Ctr(args);
     EXPECT_EQ(r.exit_code, 0) << r.Describe();
   }
-  // Creates throw-away namespaces until `events` has shown one: from then on
-  // the subscription is in place and nothing later is missed.
-  ::testing::AssertionResult WaitSubscribed(const CtrEvents& events) {
-    for (int i = 0; i < 100; ++i) {
-      std::string probe = "probe-" + std::to_string(probes_++);
-      CommandResult r = berthd_->Ctr({"namespaces", "create", probe});
-      if (r.exit_code != 0) return ::testing::AssertionFailure() << r.Describe();
-      if (events.WaitFor("/namespaces/create", 300ms)) return ::testing::AssertionSuccess();
-    }
-    return ::testing::AssertionFailure()
-           << "ctr events showed nothing: " << events.Output() << "\nberthd log:\n"
-           << berthd_->Log();
-  }
-
   std::unique_ptr<BerthdProcess> berthd_;
-  int probes_ = 0;
 };
 
 TEST_F(EventsTest, CtrEventsShowsNamespaceAndSnapshotEvents) {
   CtrEvents events(*berthd_, {});
   ASSERT_TRUE(events.started());
-  ASSERT_TRUE(WaitSubscribed(events));
+  ASSERT_TRUE(events.WaitSubscribed());
 
   CtrOk({"namespaces", "create", "evt-ns"});
   CtrOk({"namespaces", "label", "evt-ns", "team=a"});
@@ -112,23 +53,16 @@ TEST_F(EventsTest, CtrEventsShowsNamespaceAndSnapshotEvents) {
   CtrOk({"namespaces", "remove", "evt-ns"});
 
   // ctr prints "<timestamp> <namespace> <topic> <payload as JSON>".
-  EXPECT_TRUE(events.WaitFor("default /namespaces/create {\"name\":\"evt-ns\"}"))
-      << events.Output();
-  EXPECT_TRUE(events.WaitFor(
-      "default /namespaces/update {\"name\":\"evt-ns\",\"labels\":{\"team\":\"a\"}}"))
-      << events.Output();
-  EXPECT_TRUE(events.WaitFor("default /snapshot/prepare {\"key\":\"evt-active\"}"))
-      << events.Output();
-  EXPECT_TRUE(events.WaitFor(
-      "default /snapshot/commit {\"key\":\"evt-active\",\"name\":\"evt-committed\"}"))
-      << events.Output();
-  EXPECT_TRUE(events.WaitFor(
-      "default /snapshot/prepare {\"key\":\"evt-child\",\"parent\":\"evt-committed\"}"))
-      << events.Output();
-  EXPECT_TRUE(events.WaitFor("default /snapshot/remove {\"key\":\"evt-child\"}"))
-      << events.Output();
-  EXPECT_TRUE(events.WaitFor("default /namespaces/delete {\"name\":\"evt-ns\"}"))
-      << events.Output();
+  EXPECT_TRUE(events.Shows("default /namespaces/create {\"name\":\"evt-ns\"}"));
+  EXPECT_TRUE(events.Shows(
+      "default /namespaces/update {\"name\":\"evt-ns\",\"labels\":{\"team\":\"a\"}}"));
+  EXPECT_TRUE(events.Shows("default /snapshot/prepare {\"key\":\"evt-active\"}"));
+  EXPECT_TRUE(events.Shows(
+      "default /snapshot/commit {\"key\":\"evt-active\",\"name\":\"evt-committed\"}"));
+  EXPECT_TRUE(events.Shows(
+      "default /snapshot/prepare {\"key\":\"evt-child\",\"parent\":\"evt-committed\"}"));
+  EXPECT_TRUE(events.Shows("default /snapshot/remove {\"key\":\"evt-child\"}"));
+  EXPECT_TRUE(events.Shows("default /namespaces/delete {\"name\":\"evt-ns\"}"));
   // Order is kept: the prepare of evt-active comes before its commit.
   std::string out = events.Output();
   EXPECT_LT(out.find("/snapshot/prepare {\"key\":\"evt-active\"}"), out.find("/snapshot/commit"))
@@ -152,11 +86,11 @@ TEST_F(EventsTest, CtrEventsShowsContainerEvents) {
 
   // ContainerCreate{id, image, runtime{name, options}}, ContainerUpdate{id,
   // image, labels, snapshot_key}, ContainerDelete{id}, as containerd's.
-  EXPECT_TRUE(events.WaitFor("default /containers/create {\"id\":\"evt-ctr\"")) << events.Output();
-  EXPECT_TRUE(events.WaitFor("\"runtime\":{\"name\":\"io.containerd.runc.v2\"")) << events.Output();
-  EXPECT_TRUE(events.WaitFor("default /containers/update {\"id\":\"evt-ctr\"")) << events.Output();
-  EXPECT_TRUE(events.WaitFor("\"labels\":{\"team\":\"red\"}")) << events.Output();
-  EXPECT_TRUE(events.WaitFor("default /containers/delete {\"id\":\"evt-ctr\"}")) << events.Output();
+  EXPECT_TRUE(events.Shows("default /containers/create {\"id\":\"evt-ctr\""));
+  EXPECT_TRUE(events.Shows("\"runtime\":{\"name\":\"io.containerd.runc.v2\""));
+  EXPECT_TRUE(events.Shows("default /containers/update {\"id\":\"evt-ctr\""));
+  EXPECT_TRUE(events.Shows("\"labels\":{\"team\":\"red\"}"));
+  EXPECT_TRUE(events.Shows("default /containers/delete {\"id\":\"evt-ctr\"}"));
   std::string out = events.Output();
   EXPECT_LT(out.find("/containers/create {\"id\":\"evt-ctr\""),
             out.find("/containers/update {\"id\":\"evt-ctr\""))
@@ -167,7 +101,7 @@ TEST_F(EventsTest, CtrEventsShowsContainerEvents) {
   CommandResult again = berthd_->Ctr({"containers", "rm", "evt-ctr"});
   EXPECT_NE(again.exit_code, 0);
   CtrOk({"containers", "create", "--rootfs", rootfs.path(), "evt-last"});
-  ASSERT_TRUE(events.WaitFor("/containers/create {\"id\":\"evt-last\"")) << events.Output();
+  ASSERT_TRUE(events.Shows("/containers/create {\"id\":\"evt-last\""));
   out = events.Output();
   EXPECT_EQ(out.find("/containers/delete {\"id\":\"evt-ctr\"}"),
             out.rfind("/containers/delete {\"id\":\"evt-ctr\"}"))
@@ -178,23 +112,23 @@ TEST_F(EventsTest, BerthctlEventsPrintsAsCtr) {
   CtrEvents ctr(*berthd_, {});
   CtrEvents berthctl(*berthd_, {}, BerthctlPath());
   ASSERT_TRUE(ctr.started() && berthctl.started());
-  ASSERT_TRUE(WaitSubscribed(ctr));
-  ASSERT_TRUE(WaitSubscribed(berthctl));
+  ASSERT_TRUE(ctr.WaitSubscribed());
+  ASSERT_TRUE(berthctl.WaitSubscribed());
   CtrOk({"namespaces", "create", "both-see-this"});
   CtrOk({"snapshots", "prepare", "both-snap"});
   const std::string want_ns = "default /namespaces/create {\"name\":\"both-see-this\"}";
   const std::string want_snap = "default /snapshot/prepare {\"key\":\"both-snap\"}";
-  EXPECT_TRUE(ctr.WaitFor(want_ns)) << ctr.Output();
-  EXPECT_TRUE(berthctl.WaitFor(want_ns)) << berthctl.Output();
-  EXPECT_TRUE(ctr.WaitFor(want_snap)) << ctr.Output();
-  EXPECT_TRUE(berthctl.WaitFor(want_snap)) << berthctl.Output();
+  EXPECT_TRUE(ctr.Shows(want_ns));
+  EXPECT_TRUE(berthctl.Shows(want_ns));
+  EXPECT_TRUE(ctr.Shows(want_snap));
+  EXPECT_TRUE(berthctl.Shows(want_snap));
 }
 
 TEST_F(EventsTest, CtrEventsFiltersByTopic) {
   CtrEvents all(*berthd_, {});
   CtrEvents snapshots_only(*berthd_, {"topic~=\"^/snapshot/\""});
   ASSERT_TRUE(all.started() && snapshots_only.started());
-  ASSERT_TRUE(WaitSubscribed(all));
+  ASSERT_TRUE(all.WaitSubscribed());
   // The filtered one sees no namespace events; wait until it sees a snapshot
   // one, with namespace events published before and after.
   for (int i = 0; i < 100; ++i) {
@@ -203,9 +137,8 @@ TEST_F(EventsTest, CtrEventsFiltersByTopic) {
   }
   CtrOk({"namespaces", "create", "filtered-out"});
   CtrOk({"snapshots", "rm", "filter-0"});
-  ASSERT_TRUE(snapshots_only.WaitFor("/snapshot/remove {\"key\":\"filter-0\"}"))
-      << snapshots_only.Output();
-  ASSERT_TRUE(all.WaitFor("/snapshot/remove {\"key\":\"filter-0\"}")) << all.Output();
+  ASSERT_TRUE(snapshots_only.Shows("/snapshot/remove {\"key\":\"filter-0\"}"));
+  ASSERT_TRUE(all.Shows("/snapshot/remove {\"key\":\"filter-0\"}"));
   EXPECT_NE(all.Output().find("filtered-out"), std::string::npos) << all.Output();
   EXPECT_EQ(snapshots_only.Output().find("/namespaces/"), std::string::npos)
       << snapshots_only.Output();
@@ -279,10 +212,9 @@ TEST_F(EventsTest, PublishForwardAndDisconnectingSubscriber) {
     grpc::Status s = stub->Forward(&ctx, req, &empty);
     EXPECT_TRUE(s.ok()) << s.error_message();
   }
-  EXPECT_TRUE(watcher.WaitFor("tenant /test/after {\"name\":\"from-test\"}")) << watcher.Output();
-  EXPECT_TRUE(watcher.WaitFor("/test/forwarded")) << watcher.Output();
-  EXPECT_TRUE(watcher.WaitFor("2023-11-14 22:13:20 +0000 UTC tenant /test/forwarded"))
-      << watcher.Output();
+  EXPECT_TRUE(watcher.Shows("tenant /test/after {\"name\":\"from-test\"}"));
+  EXPECT_TRUE(watcher.Shows("/test/forwarded"));
+  EXPECT_TRUE(watcher.Shows("2023-11-14 22:13:20 +0000 UTC tenant /test/forwarded"));
 
   // Bad input is answered, not fatal.
   grpc::Status bad_topic = publish("tenant", "no-slash");
@@ -353,7 +285,7 @@ TEST_F(EventsTest, SubscriberThatStopsReadingIsCutOff) {
     ASSERT_TRUE(publish(done).ok());
     if (watcher.WaitFor("/test/done", 300ms)) break;
   }
-  EXPECT_TRUE(watcher.WaitFor("default /test/done")) << watcher.Output();
+  EXPECT_TRUE(watcher.Shows("default /test/done"));
 
   // Reading again drains what was in flight, then the cut-off's status.
   int drained = 0;

@@ -10,7 +10,6 @@
 #include <iostream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +19,7 @@
 #include "berthd_process.h"
 #include "containerd/services/content/v1/content.grpc.pb.h"
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
+#include "daemon_test.h"
 #include "fixtures.h"
 #include "run_command.h"
 
@@ -37,19 +37,10 @@ constexpr char kNoSchedulerConfig[] =
     "[plugins.\"io.containerd.snapshotter.v1.overlayfs\"]\n"
     "  upperdir_label = true\n";
 
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) lines.push_back(line);
-  }
-  return lines;
-}
-
 // `berthctl gc` output: "name value" per line.
 std::map<std::string, std::string> ParseGc(const std::string& out) {
   std::map<std::string, std::string> figures;
-  for (const std::string& line : Lines(out)) {
+  for (const std::string& line : OutputLines(out)) {
     const std::size_t space = line.find(' ');
     if (space != std::string::npos) figures[line.substr(0, space)] = line.substr(space + 1);
   }
@@ -68,11 +59,11 @@ class Populator {
   // Runs a collection; fails when the daemon dies meanwhile.
   grpc::Status Collect() {
     ::berth::services::gc::v1::CollectResponse resp;
-    return gc_->Collect(Context().get(), {}, &resp);
+    return gc_->Collect(NamespaceContext().get(), {}, &resp);
   }
   // Commits `data` as one request (labels as given).
   grpc::Status Blob(const std::string& data, const std::map<std::string, std::string>& labels) {
-    auto ctx = Context();
+    auto ctx = NamespaceContext();
     auto stream = content_->Write(ctx.get());
     cpb::WriteContentRequest req;
     req.set_action(cpb::COMMIT);
@@ -92,51 +83,29 @@ class Populator {
     req.set_key(key);
     for (const auto& [k, v] : labels) (*req.mutable_labels())[k] = v;
     spb::PrepareSnapshotResponse resp;
-    return snapshots_->Prepare(Context().get(), req, &resp);
+    return snapshots_->Prepare(NamespaceContext().get(), req, &resp);
   }
 
  private:
-  static std::unique_ptr<grpc::ClientContext> Context() {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    ctx->AddMetadata("containerd-namespace", "default");
-    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    return ctx;
-  }
   std::unique_ptr<cpb::Content::Stub> content_;
   std::unique_ptr<spb::Snapshots::Stub> snapshots_;
   std::unique_ptr<::berth::services::gc::v1::GC::Stub> gc_;
 };
 
-class GcDaemonTest : public ::testing::Test {
+class GcDaemonTest : public DaemonTest {
  protected:
   explicit GcDaemonTest(const char* config = kNoSchedulerConfig)
-      : berthd_(BerthdOptions{"", config, {}, {}}) {}
-  void SetUp() override {
-    ASSERT_TRUE(berthd_.Start());
-    ASSERT_TRUE(berthd_.WaitServing());
-  }
+      : DaemonTest(BerthdOptions{"", config, {}, {}}) {}
 
-  // Runs a command that must succeed; returns its stdout.
-  std::string Ok(const CommandResult& r) {
-    EXPECT_EQ(r.exit_code, 0) << r.Describe() << "\n" << berthd_.Log();
-    return r.out;
-  }
-  std::string Ctr(const std::vector<std::string>& args, const std::string& stdin_data = "") {
-    std::vector<std::string> argv = {kCtr, "--address", berthd_.socket()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return Ok(RunCommand(argv, stdin_data));
-  }
   CommandResult Berthctl(const std::vector<std::string>& args, const std::string& stdin_data = "") {
-    std::vector<std::string> argv = {BerthctlPath(), "--address", berthd_.socket()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunCommand(argv, stdin_data);
+    return berthd_.Berthctl(args, stdin_data);
   }
   std::map<std::string, std::string> Collect() { return ParseGc(Ok(Berthctl({"gc"}))); }
   // The upper directory of every snapshot the namespace lists (overlay's
   // upperdir label, read from `ctr snapshots info`).
   std::vector<std::string> Uppers() {
     std::vector<std::string> uppers;
-    const std::vector<std::string> rows = Lines(Ctr({"snapshots", "ls"}));
+    const std::vector<std::string> rows = OutputLines(Ctr({"snapshots", "ls"}));
     for (std::size_t i = 1; i < rows.size(); ++i) {
       const std::string key = rows[i].substr(0, rows[i].find_first_of(" \t"));
       const std::string info = Ctr({"snapshots", "info", key});
@@ -172,8 +141,6 @@ class GcDaemonTest : public ::testing::Test {
     }
     return dirs;
   }
-
-  BerthdProcess berthd_;
 };
 
 TEST_F(GcDaemonTest, CtrLeasesCreateListRemove) {
@@ -187,7 +154,7 @@ TEST_F(GcDaemonTest, CtrLeasesCreateListRemove) {
   EXPECT_TRUE(Contains(ls, "team=blue"));
   EXPECT_TRUE(Contains(ls, "containerd.io/gc.expire=")) << "ctr's default 24h expiry";
   EXPECT_EQ(Ctr({"leases", "ls", "-q", "labels.team==blue"}), "build-1\n");
-  auto berthctl_ids = Lines(Ok(Berthctl({"leases", "ls", "-q"})));
+  auto berthctl_ids = OutputLines(Ok(Berthctl({"leases", "ls", "-q"})));
   std::sort(berthctl_ids.begin(), berthctl_ids.end());
   std::vector<std::string> want = {"build-1", id};
   std::sort(want.begin(), want.end());
@@ -289,7 +256,7 @@ TEST_F(GcDaemonTest, SigkillWhileCollectingLeavesTheStoreConsistent) {
 
     // No record without data.
     const std::set<std::string> on_disk = BlobsOnDisk();
-    const std::vector<std::string> records = Lines(Ctr({"content", "ls", "-q"}));
+    const std::vector<std::string> records = OutputLines(Ctr({"content", "ls", "-q"}));
     for (const std::string& digest : records) {
       EXPECT_TRUE(on_disk.count(digest)) << "delay " << delay << ": no blob for " << digest;
     }
@@ -304,7 +271,7 @@ TEST_F(GcDaemonTest, SigkillWhileCollectingLeavesTheStoreConsistent) {
   // Orphan data (left by a kill in the backend phase) goes with the next run.
   Collect();
   std::set<std::string> recorded;
-  for (const std::string& d : Lines(Ctr({"content", "ls", "-q"}))) recorded.insert(d);
+  for (const std::string& d : OutputLines(Ctr({"content", "ls", "-q"}))) recorded.insert(d);
   EXPECT_EQ(BlobsOnDisk(), recorded);
   EXPECT_EQ(recorded.size(), rooted_blobs);
   std::set<std::string> recorded_dirs;

@@ -4,22 +4,17 @@
 // `images` commands (ls with filters, tag, label, rm, rm --sync), containerd's
 // errors, the /images/* events `ctr events` shows, records surviving a
 // restart, and images keeping their content from garbage collection.
-#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <unistd.h>
 
-#include <chrono>
 #include <memory>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "berth/digest.h"
 #include "berthd_process.h"
 #include "containerd/services/images/v1/images.grpc.pb.h"
+#include "daemon_test.h"
 #include "run_command.h"
 
 namespace berth::test {
@@ -27,8 +22,6 @@ namespace {
 
 namespace ipb = containerd::services::images::v1;
 
-// Collections run only when a test asks.
-constexpr char kNoSchedulerConfig[] = "disabled_plugins = [\"io.containerd.gc.v1.scheduler\"]\n";
 constexpr char kManifestType[] = "application/vnd.oci.image.manifest.v1+json";
 constexpr char kConfigType[] = "application/vnd.oci.image.config.v1+json";
 constexpr char kLayerType[] = "application/vnd.oci.image.layer.v1.tar";
@@ -47,64 +40,14 @@ struct ImageBlobs {
                          DescriptorJson(kLayerType, layer) + "]}";
 };
 
-// `ctr events` running against a berthd, its output in a file.
-class CtrEvents {
- public:
-  explicit CtrEvents(const BerthdProcess& berthd)
-      : out_path_(berthd.dir().path() + "/ctr-images-events.out") {
-    int fd = ::open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    pid_ = SpawnProcess({kCtr, "--address", berthd.socket(), "events"}, null_fd, fd, fd);
-    ::close(fd);
-    ::close(null_fd);
-  }
-  ~CtrEvents() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      WaitForExit(pid_, 10s);
-    }
-  }
-  CtrEvents(const CtrEvents&) = delete;
-  CtrEvents& operator=(const CtrEvents&) = delete;
-  bool started() const { return pid_ > 0; }
-  std::string Output() const { return ReadFile(out_path_); }
-  // Polls (bounded) until the output holds `needle`.
-  bool WaitFor(const std::string& needle, std::chrono::milliseconds bound = 30s) const {
-    const auto deadline = std::chrono::steady_clock::now() + bound;
-    while (Output().find(needle) == std::string::npos) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(50ms);
-    }
-    return true;
-  }
-
- private:
-  std::string out_path_;
-  pid_t pid_ = -1;
-};
-
-class ImagesDaemonTest : public ::testing::Test {
+class ImagesDaemonTest : public DaemonTest {
  protected:
-  ImagesDaemonTest() : berthd_(BerthdOptions{"", kNoSchedulerConfig, {}, {}}) {}
-  void SetUp() override {
-    ASSERT_TRUE(berthd_.Start());
-    ASSERT_TRUE(berthd_.WaitServing());
-  }
+  // Collections run only when a test asks.
+  ImagesDaemonTest() : DaemonTest(BerthdOptions{"", kNoCollectionToml, {}, {}}) {}
 
-  // Runs a command that must succeed; returns its stdout.
-  std::string Ok(const CommandResult& r) {
-    EXPECT_EQ(r.exit_code, 0) << r.Describe() << "\n" << berthd_.Log();
-    return r.out;
-  }
-  std::string Ctr(const std::vector<std::string>& args) { return Ok(berthd_.Ctr(args)); }
-  // A command that must fail; returns its stderr.
-  std::string Fails(const CommandResult& r) {
-    EXPECT_NE(r.exit_code, 0) << r.Describe();
-    return r.err;
-  }
   // `ctr content ingest <ref>` with `data` on stdin; returns its digest.
   std::string Ingest(const std::string& ref, const std::string& data) {
-    Ok(RunCommand({kCtr, "--address", berthd_.socket(), "content", "ingest", ref}, data));
+    Ctr({"content", "ingest", ref}, data);
     return Sha256Of(data);
   }
   // Ingests the blobs, the manifest labelled with its references as
@@ -118,16 +61,7 @@ class ImagesDaemonTest : public ::testing::Test {
     return manifest;
   }
 
-  std::unique_ptr<ipb::Images::Stub> Stub() {
-    auto channel =
-        grpc::CreateChannel("unix://" + berthd_.socket(), grpc::InsecureChannelCredentials());
-    return ipb::Images::NewStub(channel);
-  }
-  static std::unique_ptr<grpc::ClientContext> Context(const std::string& ns = "default") {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    ctx->AddMetadata("containerd-namespace", ns);
-    return ctx;
-  }
+  std::unique_ptr<ipb::Images::Stub> Stub() { return ipb::Images::NewStub(ChannelTo(berthd_)); }
   grpc::Status CreateOverGrpc(const std::string& name, const std::string& digest, std::int64_t size,
                               const std::string& media_type = kManifestType) {
     ipb::CreateImageRequest req;
@@ -136,14 +70,12 @@ class ImagesDaemonTest : public ::testing::Test {
     req.mutable_image()->mutable_target()->set_digest(digest);
     req.mutable_image()->mutable_target()->set_size(size);
     ipb::CreateImageResponse resp;
-    return Stub()->Create(Context().get(), req, &resp);
+    return Stub()->Create(NamespaceContext().get(), req, &resp);
   }
   grpc::Status CreateImage(const std::string& name, const ImageBlobs& blobs) {
     return CreateOverGrpc(name, Sha256Of(blobs.manifest),
                           static_cast<std::int64_t>(blobs.manifest.size()));
   }
-
-  BerthdProcess berthd_;
 };
 
 TEST_F(ImagesDaemonTest, CtrListsTagsLabelsAndRemoves) {
@@ -237,25 +169,16 @@ TEST_F(ImagesDaemonTest, ErrorsAreContainerds) {
 TEST_F(ImagesDaemonTest, CtrEventsShowsImageTopics) {
   CtrEvents events(berthd_);
   ASSERT_TRUE(events.started());
-  // Until `ctr events` shows a probe, its subscription may not be in place.
-  bool subscribed = false;
-  for (int i = 0; i < 100 && !subscribed; ++i) {
-    Ctr({"namespaces", "create", "probe-" + std::to_string(i)});
-    subscribed = events.WaitFor("/namespaces/create", 300ms);
-  }
-  ASSERT_TRUE(subscribed) << events.Output() << "\n" << berthd_.Log();
+  ASSERT_TRUE(events.WaitSubscribed());
 
   ASSERT_TRUE(CreateOverGrpc("example.com/evt:1", Sha256Of("m"), 1).ok());
   Ctr({"images", "label", "example.com/evt:1", "team=blue"});
   Ctr({"images", "rm", "example.com/evt:1"});
   // ctr prints "<timestamp> <namespace> <topic> <payload as JSON>".
-  EXPECT_TRUE(events.WaitFor("default /images/create {\"name\":\"example.com/evt:1\"}"))
-      << events.Output();
-  EXPECT_TRUE(events.WaitFor(
-      "default /images/update {\"name\":\"example.com/evt:1\",\"labels\":{\"team\":\"blue\"}}"))
-      << events.Output();
-  EXPECT_TRUE(events.WaitFor("default /images/delete {\"name\":\"example.com/evt:1\"}"))
-      << events.Output();
+  EXPECT_TRUE(events.Shows("default /images/create {\"name\":\"example.com/evt:1\"}"));
+  EXPECT_TRUE(events.Shows(
+      "default /images/update {\"name\":\"example.com/evt:1\",\"labels\":{\"team\":\"blue\"}}"));
+  EXPECT_TRUE(events.Shows("default /images/delete {\"name\":\"example.com/evt:1\"}"));
 }
 
 TEST_F(ImagesDaemonTest, ImagesSurviveARestart) {
@@ -268,7 +191,7 @@ TEST_F(ImagesDaemonTest, ImagesSurviveARestart) {
   ipb::GetImageRequest req;
   req.set_name("example.com/keep:1");
   ipb::GetImageResponse resp;
-  ASSERT_TRUE(Stub()->Get(Context().get(), req, &resp).ok());
+  ASSERT_TRUE(Stub()->Get(NamespaceContext().get(), req, &resp).ok());
   EXPECT_GT(resp.image().created_at().seconds(), 0);
   EXPECT_GE(resp.image().updated_at().seconds(), resp.image().created_at().seconds());
   EXPECT_EQ(resp.image().target().digest(), Sha256Of("m"));
