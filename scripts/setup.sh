@@ -12,7 +12,7 @@ packages=(
   libtoml11-dev libleveldb-dev libsnappy-dev libspdlog-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   containerd runc
-  btrfs-progs busybox-static libbtrfsutil-dev libarchive-dev
+  btrfs-progs busybox-static libbtrfsutil-dev libarchive-dev zlib1g-dev
   golang-go golang-github-containerd-ttrpc-dev
   docker-registry skopeo
 )

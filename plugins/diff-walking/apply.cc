@@ -198,6 +198,18 @@ class Applier {
       if (!S_ISDIR(st.st_mode)) break;  // replaced there: keep the defaults
       BERTH_RETURN_IF_ERROR(ChownAt(dir_fd, name, st.st_uid, st.st_gid));
       BERTH_RETURN_IF_ERROR(ChmodAt(dir_fd, name, st.st_mode));
+      // And its xattrs but overlay's own (containerd's copyUpXAttrs): the
+      // upper directory hides the lower one's.
+      auto xattrs = ListXattrsAt(fd->get(), ".");
+      if (!xattrs.ok()) return xattrs.status();
+      for (const auto& [key, value] : *xattrs) {
+        if (key.starts_with("trusted.overlay.") ||
+            (target_.userxattr && key.starts_with("user.overlay."))) {
+          continue;
+        }
+        Status x = SetXattrAt(dir_fd, name, key, value);
+        if (!x.ok() && !x.Is(Code::kNotImplemented)) return x;
+      }
       return SetTimesAt(dir_fd, name, st.st_atim, st.st_mtim);
     }
     return Status::Ok();

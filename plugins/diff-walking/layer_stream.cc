@@ -3,6 +3,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,6 +17,14 @@ constexpr std::size_t kChunk = 128 * 1024;
 std::string ArchiveText(struct archive* a) {
   const char* text = archive_error_string(a);
   return text != nullptr ? text : "unknown libarchive error";
+}
+
+// Whether the blob starts with gzip's magic bytes.
+bool StartsAsGzip(ContentReader& blob, std::int64_t size) {
+  unsigned char magic[2] = {0, 0};
+  if (size < 2) return false;
+  auto n = blob.ReadAt(magic, sizeof(magic), 0);
+  return n.ok() && *n == sizeof(magic) && magic[0] == 0x1f && magic[1] == 0x8b;
 }
 
 }  // namespace
@@ -73,25 +82,35 @@ Result<std::unique_ptr<LayerReader>> LayerReader::Open(ContentStore& content,
 
   // Stage 1: blob -> decompressed bytes. Compression is detected from the
   // data, as containerd's DecompressStream does, whatever the media type says.
-  r->raw_ = archive_read_new();
-  if (r->raw_ == nullptr) return Status::ResourceExhausted("archive_read_new");
-  archive_read_support_filter_gzip(r->raw_);
-  archive_read_support_filter_zstd(r->raw_);
-  archive_read_support_format_raw(r->raw_);
-  if (archive_read_open2(r->raw_, r.get(), nullptr, &LayerReader::ReadBlob,
-                         nullptr, nullptr) != ARCHIVE_OK) {
-    if (!r->blob_error_.ok()) return r->blob_error_;
-    return Status::FailedPrecondition("failed to read layer " + desc.digest +
-                                      ": " + ArchiveText(r->raw_));
-  }
-  struct archive_entry* entry = nullptr;
-  int rc = archive_read_next_header(r->raw_, &entry);
-  if (rc == ARCHIVE_EOF) {
-    r->decompressed_eof_ = true;
-  } else if (rc != ARCHIVE_OK) {
-    if (!r->blob_error_.ok()) return r->blob_error_;
-    return Status::FailedPrecondition("failed to decompress layer " +
-                                      desc.digest + ": " + ArchiveText(r->raw_));
+  // gzip goes through zlib, which checks each member's CRC-32 and length
+  // (libarchive's gzip reader does not); zstd and plain tar through libarchive.
+  if (StartsAsGzip(*r->blob_, desc.size)) {
+    auto z = std::make_unique<z_stream>();  // value-initialised: zeroed
+    if (inflateInit2(z.get(), 16 + MAX_WBITS) != Z_OK) {
+      return Status::ResourceExhausted("inflateInit2");
+    }
+    r->inflate_ = std::move(z);
+  } else {
+    r->raw_ = archive_read_new();
+    if (r->raw_ == nullptr) return Status::ResourceExhausted("archive_read_new");
+    archive_read_support_filter_gzip(r->raw_);
+    archive_read_support_filter_zstd(r->raw_);
+    archive_read_support_format_raw(r->raw_);
+    if (archive_read_open2(r->raw_, r.get(), nullptr, &LayerReader::ReadBlob,
+                           nullptr, nullptr) != ARCHIVE_OK) {
+      if (!r->blob_error_.ok()) return r->blob_error_;
+      return Status::FailedPrecondition("failed to read layer " + desc.digest +
+                                        ": " + ArchiveText(r->raw_));
+    }
+    struct archive_entry* entry = nullptr;
+    int rc = archive_read_next_header(r->raw_, &entry);
+    if (rc == ARCHIVE_EOF) {
+      r->decompressed_eof_ = true;
+    } else if (rc != ARCHIVE_OK) {
+      if (!r->blob_error_.ok()) return r->blob_error_;
+      return Status::FailedPrecondition("failed to decompress layer " +
+                                        desc.digest + ": " + ArchiveText(r->raw_));
+    }
   }
 
   // Stage 2: decompressed bytes -> tar entries.
@@ -107,6 +126,7 @@ Result<std::unique_ptr<LayerReader>> LayerReader::Open(ContentStore& content,
 }
 
 LayerReader::~LayerReader() {
+  if (inflate_ != nullptr) inflateEnd(inflate_.get());
   if (tar_ != nullptr) archive_read_free(tar_);
   if (raw_ != nullptr) archive_read_free(raw_);
 }
@@ -122,7 +142,9 @@ ssize_t LayerReader::ReadBlob(struct archive* a, void* self, const void** buf) {
   auto n = r->blob_->ReadAt(r->blob_buf_.data(), want, r->blob_offset_);
   if (!n.ok()) {
     r->blob_error_ = n.status().Annotate("failed to read " + r->desc_.digest);
-    archive_set_error(a, EIO, "%s", r->blob_error_.message().c_str());
+    if (a != nullptr) {
+      archive_set_error(a, EIO, "%s", r->blob_error_.message().c_str());
+    }
     return -1;
   }
   if (*n == 0 && r->blob_offset_ < r->desc_.size) {
@@ -130,7 +152,9 @@ ssize_t LayerReader::ReadBlob(struct archive* a, void* self, const void** buf) {
         "layer " + r->desc_.digest + " truncated: " +
         std::to_string(r->blob_offset_) + " of " +
         std::to_string(r->desc_.size) + " bytes: unexpected EOF");
-    archive_set_error(a, EIO, "%s", r->blob_error_.message().c_str());
+    if (a != nullptr) {
+      archive_set_error(a, EIO, "%s", r->blob_error_.message().c_str());
+    }
     return -1;
   }
   r->blob_offset_ += static_cast<std::int64_t>(*n);
@@ -138,7 +162,9 @@ ssize_t LayerReader::ReadBlob(struct archive* a, void* self, const void** buf) {
     r->blob_error_ = Status::FailedPrecondition(
         "layer " + r->desc_.digest + " is larger than its descriptor's " +
         std::to_string(r->desc_.size) + " bytes");
-    archive_set_error(a, EIO, "%s", r->blob_error_.message().c_str());
+    if (a != nullptr) {
+      archive_set_error(a, EIO, "%s", r->blob_error_.message().c_str());
+    }
     return -1;
   }
   r->compressed_hash_.Update(r->blob_buf_.data(), *n);
@@ -150,7 +176,10 @@ ssize_t LayerReader::ReadDecompressed(struct archive* a, void* self,
   auto* r = static_cast<LayerReader*>(self);
   *buf = r->tar_buf_.data();
   if (r->decompressed_eof_) return 0;
-  la_ssize_t n = archive_read_data(r->raw_, r->tar_buf_.data(), r->tar_buf_.size());
+  la_ssize_t n = r->inflate_ != nullptr
+                     ? r->Inflate()
+                     : archive_read_data(r->raw_, r->tar_buf_.data(),
+                                         r->tar_buf_.size());
   if (n < 0) {
     std::string text = r->blob_error_.ok() ? "failed to decompress layer " +
                                                  r->desc_.digest + ": " +
@@ -163,6 +192,52 @@ ssize_t LayerReader::ReadDecompressed(struct archive* a, void* self,
   r->uncompressed_hash_.Update(r->tar_buf_.data(), static_cast<std::size_t>(n));
   r->uncompressed_size_ += n;
   return n;
+}
+
+ssize_t LayerReader::Inflate() {
+  z_stream& z = *inflate_;
+  z.next_out = reinterpret_cast<Bytef*>(tar_buf_.data());
+  z.avail_out = static_cast<uInt>(tar_buf_.size());
+  auto fail = [this](const std::string& text) -> ssize_t {
+    if (blob_error_.ok()) {
+      blob_error_ = Status::FailedPrecondition("failed to decompress layer " +
+                                               desc_.digest + ": gzip: " + text);
+    }
+    return -1;
+  };
+  for (;;) {
+    if (z.avail_in == 0 && !blob_eof_) {
+      const void* ignored = nullptr;
+      const ssize_t n = ReadBlob(nullptr, this, &ignored);
+      if (n < 0) return -1;
+      if (n == 0) blob_eof_ = true;
+      z.next_in = reinterpret_cast<Bytef*>(blob_buf_.data());
+      z.avail_in = static_cast<uInt>(n);
+    }
+    if (gzip_member_done_) {
+      // Concatenated members are one stream, as Go's gzip reader reads them.
+      if (z.avail_in == 0) {
+        if (blob_eof_) return 0;
+        continue;
+      }
+      if (inflateReset(&z) != Z_OK) return fail("inflateReset failed");
+      gzip_member_done_ = false;
+    }
+    const int rc = inflate(&z, Z_NO_FLUSH);
+    const std::size_t produced = tar_buf_.size() - z.avail_out;
+    if (rc == Z_STREAM_END) {
+      gzip_member_done_ = true;
+      if (produced > 0) return static_cast<ssize_t>(produced);
+      continue;
+    }
+    if (rc == Z_OK || rc == Z_BUF_ERROR) {
+      if (produced > 0) return static_cast<ssize_t>(produced);
+      if (z.avail_in == 0 && blob_eof_) return fail("unexpected EOF");
+      continue;
+    }
+    return fail(z.msg != nullptr ? z.msg
+                                 : "inflate error " + std::to_string(rc));
+  }
 }
 
 Status LayerReader::TarError(std::string_view what) const {

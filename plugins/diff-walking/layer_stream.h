@@ -3,7 +3,9 @@
 // LayerReader pulls a layer blob through ContentReader::ReadAt in chunks,
 // hashes and counts the compressed bytes against the descriptor, decompresses
 // (gzip, zstd or none, detected as containerd's DecompressStream does) with
-// one libarchive reader in "raw" format, hashes the uncompressed bytes, and
+// zlib for gzip (checking each member's CRC-32 and length, as Go's reader
+// does) or one libarchive reader in "raw" format, hashes the uncompressed
+// bytes, and
 // hands them to a second libarchive reader that parses the tar.
 //
 // LayerWriter is the reverse: a libarchive tar writer whose output is hashed
@@ -27,6 +29,7 @@
 #include "berth/status.h"
 
 struct archive;
+struct z_stream_s;
 
 namespace berth::diff_walking {
 
@@ -68,6 +71,9 @@ class LayerReader {
   LayerReader() = default;
   static ssize_t ReadBlob(struct archive* a, void* self, const void** buf);
   static ssize_t ReadDecompressed(struct archive* a, void* self, const void** buf);
+  // The next inflated bytes of a gzip blob into tar_buf_: their count, 0 at
+  // the end, -1 with blob_error_ set.
+  ssize_t Inflate();
 
   Descriptor desc_;
   std::unique_ptr<ContentReader> blob_;
@@ -79,7 +85,10 @@ class LayerReader {
   Status blob_error_;
   std::string blob_buf_;
   std::string tar_buf_;
-  struct archive* raw_ = nullptr;  // owned: decompression
+  struct archive* raw_ = nullptr;  // owned: decompression (zstd, none)
+  std::unique_ptr<z_stream_s> inflate_;  // gzip: zlib, checking CRC and size
+  bool gzip_member_done_ = false;
+  bool blob_eof_ = false;
   struct archive* tar_ = nullptr;  // owned: tar parsing
 };
 
