@@ -9,6 +9,7 @@
 #include "berth/platform.h"
 #include "berth/plugin_types.h"
 #include "content_store.h"
+#include "differ.h"
 #include "snapshotter.h"
 
 namespace berth::proxy {
@@ -62,6 +63,9 @@ Result<std::shared_ptr<Plugin>> Init(const ProxySpec& spec, const std::string& t
   if (type == types::kSnapshotter) {
     return std::shared_ptr<Plugin>(std::make_shared<ProxySnapshotter>(std::move(channel)));
   }
+  if (type == types::kDiffer) {
+    return std::shared_ptr<Plugin>(std::make_shared<ProxyDiffer>(std::move(channel)));
+  }
   return std::shared_ptr<Plugin>(std::make_shared<ProxyContentStore>(std::move(channel)));
 }
 
@@ -70,6 +74,7 @@ Result<std::shared_ptr<Plugin>> Init(const ProxySpec& spec, const std::string& t
 std::string ProxyPluginType(const std::string& type) {
   if (type == "snapshot") return std::string(types::kSnapshotter);
   if (type == "content") return std::string(types::kContent);
+  if (type == "diff") return std::string(types::kDiffer);
   return type;
 }
 
@@ -94,9 +99,9 @@ Registration ProxyRegistration(const ProxySpec& spec) {
   r.id = spec.name;
   const std::string type = r.type;
   r.init = [spec, type](InitContext& ctx) -> Result<std::shared_ptr<Plugin>> {
-    if (type != types::kSnapshotter && type != types::kContent) {
+    if (type != types::kSnapshotter && type != types::kContent && type != types::kDiffer) {
       return Status::InvalidArgument("unknown proxy plugin type \"" + spec.type +
-                                     "\" (want snapshot or content)");
+                                     "\" (want snapshot, content or diff)");
     }
     return Init(spec, type, ctx);
   };

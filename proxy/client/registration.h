@@ -3,8 +3,9 @@
 // `platform`, `exports` and `capabilities` keys of containerd 1.7+ and
 // berth's `timeout`).
 //
-// The plugin is "<type>.NAME" with type io.containerd.snapshotter.v1 ("snapshot")
-// or io.containerd.content.v1 ("content"). Its init never waits for the
+// The plugin is "<type>.NAME" with type io.containerd.snapshotter.v1
+// ("snapshot"), io.containerd.content.v1 ("content") or
+// io.containerd.differ.v1 ("diff"). Its init never waits for the
 // peer: it fills the exports (the configured ones, then "address"), the
 // capabilities and the platform (the configured one, else the host's),
 // checks the socket once with a plain connect(2) and, when nothing answers
@@ -30,7 +31,7 @@ namespace berth::proxy {
 
 struct ProxySpec {
   std::string name;      // the plugin's id
-  std::string type;      // "snapshot", "content" or a full plugin type
+  std::string type;      // "snapshot", "content", "diff" or a full plugin type
   std::string address;   // unix socket path (or unix:// address)
   std::string platform;  // "os[/arch[/variant]]"; "" = the host's platform
   std::map<std::string, std::string> exports;
@@ -39,8 +40,9 @@ struct ProxySpec {
 };
 
 // "snapshot" → io.containerd.snapshotter.v1, "content" →
-// io.containerd.content.v1; full types of those two pass; anything else
-// comes back unchanged (and is not a proxy type).
+// io.containerd.content.v1, "diff" → io.containerd.differ.v1; full types of
+// those three pass; anything else comes back unchanged (and is not a proxy
+// type).
 std::string ProxyPluginType(const std::string& type);
 
 // Parses "os[/arch[/variant]]" as containerd's platforms.Parse does for

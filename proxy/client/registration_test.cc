@@ -13,7 +13,9 @@ TEST(ProxyRegistrationTest, ShortAndFullTypes) {
   EXPECT_EQ(ProxyPluginType("content"), types::kContent);
   EXPECT_EQ(ProxyPluginType("io.containerd.snapshotter.v1"), types::kSnapshotter);
   EXPECT_EQ(ProxyPluginType("io.containerd.content.v1"), types::kContent);
-  EXPECT_EQ(ProxyPluginType("diff"), "diff");
+  EXPECT_EQ(ProxyPluginType("diff"), types::kDiffer);
+  EXPECT_EQ(ProxyPluginType("io.containerd.differ.v1"), types::kDiffer);
+  EXPECT_EQ(ProxyPluginType("stream"), "stream");
 }
 
 TEST(ProxyRegistrationTest, RegistersUnderTheFullTypeAndName) {
@@ -26,6 +28,14 @@ TEST(ProxyRegistrationTest, RegistersUnderTheFullTypeAndName) {
   EXPECT_TRUE(r.required_types.empty());
   EXPECT_FALSE(r.config);
   EXPECT_TRUE(r.init);
+}
+
+TEST(ProxyRegistrationTest, DiffRegistersADiffer) {
+  ProxySpec spec;
+  spec.name = "rdiff";
+  spec.type = "diff";
+  spec.address = "/run/rdiff.sock";
+  EXPECT_EQ(ProxyRegistration(spec).uri(), "io.containerd.differ.v1.rdiff");
 }
 
 TEST(ProxyRegistrationTest, ParsesPlatforms) {
