@@ -16,6 +16,7 @@
 #include "services/leases_service.h"
 #include "services/namespaces_service.h"
 #include "services/snapshots_service.h"
+#include "services/tasks_service.h"
 #include "services/version.h"
 
 namespace berth::host {
@@ -37,6 +38,7 @@ std::vector<SourcedRegistration> BuiltinRegistrations(HostEnv env) {
   registrations.push_back(LeasesServiceRegistration(env));
   registrations.push_back(GcServiceRegistration(env));
   registrations.push_back(EventsServiceRegistration(env));
+  registrations.push_back(TasksServiceRegistration(env));
   if (env.config != nullptr) {
     for (Registration& r : ProxyRegistrations(*env.config)) registrations.push_back(std::move(r));
   }

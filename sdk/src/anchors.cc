@@ -13,6 +13,7 @@
 #include "berth/logger.h"
 #include "berth/metadata.h"
 #include "berth/plugin.h"
+#include "berth/runtime.h"
 #include "berth/ttrpc_service.h"
 
 namespace berth {
@@ -37,5 +38,7 @@ ImageStore::~ImageStore() = default;
 EventPublisher::~EventPublisher() = default;
 EventSubscription::~EventSubscription() = default;
 EventExchange::~EventExchange() = default;
+Task::~Task() = default;
+TaskRuntime::~TaskRuntime() = default;
 
 }  // namespace berth
