@@ -45,6 +45,10 @@ Status ValidateTopic(std::string_view topic) {
 
 namespace {
 
+// A publish's fan-out to feeds is split over more tasks only above this many
+// feeds per task.
+constexpr std::size_t kFeedsPerTask = 16;
+
 // Parses an Any's payload when its type URL ("containerd.events.X" or
 // ".../containerd.events.X") names a message in the generated pool.
 std::unique_ptr<pb::Message> Decode(const std::string& type_url, const std::string& value) {
@@ -149,9 +153,21 @@ filters::Adaptor EnvelopeAdaptor(const Envelope& envelope) {
 // the executor tasks that deliver to it.
 class Exchange::Subscriber {
  public:
+  // What Enqueue asks of its caller, once the locks are released.
+  enum class Queued {
+    kDone,    // nothing: a task already has the queue, or the feed is busy
+    kDrain,   // submit a Drain task (a blocking subscriber)
+    kPump,    // Pump it in the publish's fan-out task (a feed subscriber)
+    kCutOff,  // the queue was full: submit CallClosed(CutOff(bound)), log
+  };
+
+  // `feed`: `deliver` is an offer that never blocks (see SubscribeFeed).
   Subscriber(filters::Filter filter, std::function<void(const Envelope&)> deliver,
-             std::function<void(const Status&)> closed)
-      : filter_(std::move(filter)), deliver_(std::move(deliver)), closed_(std::move(closed)) {}
+             std::function<void(const Status&)> closed, bool feed)
+      : filter_(std::move(filter)),
+        deliver_(std::move(deliver)),
+        closed_(std::move(closed)),
+        feed_(feed) {}
 
   const filters::Filter& filter() const { return filter_; }
 
@@ -160,33 +176,35 @@ class Exchange::Subscriber {
     return ended_;
   }
 
-  // Queues `envelope`; false when the queue was full and the subscriber is
-  // now cut off (`closed` scheduled). REQUIRES: called under the exchange's
-  // lock, so that queue order is publish order.
-  static bool Enqueue(const std::shared_ptr<Subscriber>& self,
-                      std::shared_ptr<const Envelope> envelope, Executor& executor,
-                      std::size_t bound) {
-    MutexLock lock(&self->mu_);
-    if (self->ended_) return true;
-    if (self->queue_.size() >= bound) {
-      self->EndLocked(executor, self,
-                      Status::ResourceExhausted("event subscriber fell " + std::to_string(bound) +
-                                                " envelopes behind and was cut off"));
-      return false;
+  // Queues `envelope`. REQUIRES: called under the exchange's lock, so that
+  // queue order is publish order.
+  Queued Enqueue(std::shared_ptr<const Envelope> envelope, std::size_t bound) BERTH_EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
+    if (ended_) return Queued::kDone;
+    if (queue_.size() >= bound) {
+      ended_ = true;
+      queue_.clear();
+      return Queued::kCutOff;
     }
-    self->queue_.push_back(std::move(envelope));
-    if (!self->draining_) {
-      self->draining_ = true;
-      executor.Submit([self] { self->Drain(); });
-    }
-    return true;
+    queue_.push_back(std::move(envelope));
+    if (scheduled_ || busy_) return Queued::kDone;
+    scheduled_ = true;
+    return feed_ ? Queued::kPump : Queued::kDrain;
   }
 
-  // Ends delivery and schedules `closed(status)` unless already ended.
-  static void End(const std::shared_ptr<Subscriber>& self, Executor& executor,
-                  const Status& status) {
-    MutexLock lock(&self->mu_);
-    if (!self->ended_) self->EndLocked(executor, self, status);
+  static Status CutOff(std::size_t bound) {
+    return Status::ResourceExhausted("event subscriber fell " + std::to_string(bound) +
+                                     " envelopes behind and was cut off");
+  }
+
+  // Ends delivery; true when it was not ended before (the caller then
+  // submits CallClosed).
+  bool End() BERTH_EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
+    if (ended_) return false;
+    ended_ = true;
+    queue_.clear();
+    return true;
   }
 
   // The handle's destructor: no callbacks after this returns.
@@ -202,14 +220,7 @@ class Exchange::Subscriber {
     });
   }
 
- private:
-  void EndLocked(Executor& executor, const std::shared_ptr<Subscriber>& self, Status status)
-      BERTH_REQUIRES(mu_) {
-    ended_ = true;
-    queue_.clear();
-    executor.Submit([self, status = std::move(status)] { self->CallClosed(status); });
-  }
-
+  // A blocking subscriber's task: delivers until the queue is empty.
   void Drain() BERTH_EXCLUDES(mu_) {
     MutexLock lock(&mu_);
     while (!ended_ && !queue_.empty()) {
@@ -217,17 +228,44 @@ class Exchange::Subscriber {
       queue_.pop_front();
       in_callback_.push_back(std::this_thread::get_id());
       lock.Unlock();
-      try {
-        deliver_(*envelope);
-      } catch (const std::exception& e) {
-        log::Warn("event subscriber threw", {{"error", e.what()}});
-      } catch (...) {
-        log::Warn("event subscriber threw a non-standard exception");
-      }
+      CallDeliver(*envelope);
       lock.Lock();
       LeaveCallbackLocked();
     }
-    draining_ = false;
+    scheduled_ = false;
+  }
+
+  // A feed subscriber: offers the next envelope unless busy; again when
+  // Ready() came while `offer` ran. REQUIRES: scheduled_ was set by the caller.
+  void Pump() BERTH_EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
+    while (!ended_ && !busy_ && !queue_.empty()) {
+      std::shared_ptr<const Envelope> envelope = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      in_callback_.push_back(std::this_thread::get_id());
+      lock.Unlock();
+      if (!CallDeliver(*envelope)) {
+        lock.Lock();
+        busy_ = false;  // it threw: it took nothing and will not call Ready
+      } else {
+        lock.Lock();
+      }
+      LeaveCallbackLocked();
+    }
+    scheduled_ = false;
+  }
+
+  // FeedSubscription::Ready.
+  void Ready() BERTH_EXCLUDES(mu_) {
+    {
+      MutexLock lock(&mu_);
+      busy_ = false;
+      // A Pump in progress (Ready from inside `offer`) sees busy_ cleared.
+      if (ended_ || scheduled_ || queue_.empty()) return;
+      scheduled_ = true;
+    }
+    Pump();
   }
 
   void CallClosed(const Status& status) BERTH_EXCLUDES(mu_) {
@@ -244,6 +282,20 @@ class Exchange::Subscriber {
     LeaveCallbackLocked();
   }
 
+ private:
+  // False when `deliver_` threw (logged).
+  bool CallDeliver(const Envelope& envelope) {
+    try {
+      deliver_(envelope);
+      return true;
+    } catch (const std::exception& e) {
+      log::Warn("event subscriber threw", {{"error", e.what()}});
+    } catch (...) {
+      log::Warn("event subscriber threw a non-standard exception");
+    }
+    return false;
+  }
+
   void LeaveCallbackLocked() BERTH_REQUIRES(mu_) {
     auto it = std::find(in_callback_.begin(), in_callback_.end(), std::this_thread::get_id());
     if (it != in_callback_.end()) in_callback_.erase(it);
@@ -251,17 +303,21 @@ class Exchange::Subscriber {
   }
 
   const filters::Filter filter_;
-  const std::function<void(const Envelope&)> deliver_;
+  const std::function<void(const Envelope&)> deliver_;  // or the feed's offer
   const std::function<void(const Status&)> closed_;
+  const bool feed_;
 
   Mutex mu_;
   CondVar idle_;
   std::deque<std::shared_ptr<const Envelope>> queue_ BERTH_GUARDED_BY(mu_);
-  bool draining_ BERTH_GUARDED_BY(mu_) = false;  // a Drain task is queued or running
-  bool ended_ BERTH_GUARDED_BY(mu_) = false;     // nothing more is delivered
+  // A Drain or Pump is submitted or running (it takes the queue's head).
+  bool scheduled_ BERTH_GUARDED_BY(mu_) = false;
+  // Feed only: offered an envelope, Ready() not yet called.
+  bool busy_ BERTH_GUARDED_BY(mu_) = false;
+  bool ended_ BERTH_GUARDED_BY(mu_) = false;  // nothing more is delivered
   bool unsubscribed_ BERTH_GUARDED_BY(mu_) = false;
-  // Threads inside deliver_ or closed_ (at most two: a blocked deliver and
-  // the cut-off's closed).
+  // Threads inside deliver_ or closed_ (a few: a blocked deliver, the
+  // cut-off's closed, a feed's Ready from inside its offer).
   std::vector<std::thread::id> in_callback_ BERTH_GUARDED_BY(mu_);
 };
 
@@ -270,6 +326,17 @@ class Exchange::Handle final : public EventSubscription {
   explicit Handle(std::shared_ptr<Subscriber> subscriber) : subscriber_(std::move(subscriber)) {}
   // The exchange drops ended subscribers from its list on its next publish.
   ~Handle() override { subscriber_->Unsubscribe(); }
+
+ private:
+  std::shared_ptr<Subscriber> subscriber_;
+};
+
+class Exchange::FeedHandle final : public FeedSubscription {
+ public:
+  explicit FeedHandle(std::shared_ptr<Subscriber> subscriber)
+      : subscriber_(std::move(subscriber)) {}
+  ~FeedHandle() override { subscriber_->Unsubscribe(); }
+  void Ready() override { subscriber_->Ready(); }
 
  private:
   std::shared_ptr<Subscriber> subscriber_;
@@ -304,25 +371,68 @@ Status Exchange::Forward(const Envelope& envelope) {
 }
 
 Status Exchange::Dispatch(std::shared_ptr<const Envelope> envelope) {
+  // Queued under the lock (one global order); tasks submitted after it, so
+  // that a woken executor thread never waits for this publisher's locks.
+  std::vector<std::shared_ptr<Subscriber>> drain, pump, cut_off;
+  {
+    MutexLock lock(&mu_);
+    if (closed_) return Status::Unavailable("event exchange closed");
+    filters::Adaptor adaptor = EnvelopeAdaptor(*envelope);
+    for (auto it = subscribers_.begin(); it != subscribers_.end();) {
+      std::shared_ptr<Subscriber>& sub = *it;
+      if (sub->ended()) {
+        it = subscribers_.erase(it);
+        continue;
+      }
+      if (!sub->filter().Match(adaptor)) {
+        ++it;
+        continue;
+      }
+      switch (sub->Enqueue(envelope, queue_bound_)) {
+        case Subscriber::Queued::kDone:
+          break;
+        case Subscriber::Queued::kDrain:
+          drain.push_back(sub);
+          break;
+        case Subscriber::Queued::kPump:
+          pump.push_back(sub);
+          break;
+        case Subscriber::Queued::kCutOff:
+          cut_off.push_back(std::move(sub));
+          it = subscribers_.erase(it);
+          continue;
+      }
+      ++it;
+    }
+  }
+  for (auto& sub : cut_off) {
+    executor_->Submit([sub = std::move(sub), status = Subscriber::CutOff(queue_bound_)] {
+      sub->CallClosed(status);
+    });
+    log::Warn("event subscriber cut off: queue full", {{"bound", std::to_string(queue_bound_)},
+                                                       {"topic", envelope->topic},
+                                                       {"namespace", envelope->ns}});
+  }
+  for (auto& sub : drain) executor_->Submit([sub = std::move(sub)] { sub->Drain(); });
+  // A few tasks, one per core, each offering to a share of the feeds: the
+  // offers (a stream write each) then run in parallel, at the cost of a
+  // wake-up per task.
+  const std::size_t tasks = std::max<std::size_t>(
+      1, std::min<std::size_t>(std::thread::hardware_concurrency(), pump.size() / kFeedsPerTask));
+  for (std::size_t t = 0; t < tasks; ++t) {
+    std::vector<std::shared_ptr<Subscriber>> share;
+    for (std::size_t i = t; i < pump.size(); i += tasks) share.push_back(std::move(pump[i]));
+    executor_->Submit([share = std::move(share)] {
+      for (const auto& sub : share) sub->Pump();
+    });
+  }
+  return Status::Ok();
+}
+
+Status Exchange::Add(const std::shared_ptr<Subscriber>& subscriber) {
   MutexLock lock(&mu_);
   if (closed_) return Status::Unavailable("event exchange closed");
-  filters::Adaptor adaptor = EnvelopeAdaptor(*envelope);
-  for (auto it = subscribers_.begin(); it != subscribers_.end();) {
-    const std::shared_ptr<Subscriber>& sub = *it;
-    if (sub->ended()) {
-      it = subscribers_.erase(it);
-      continue;
-    }
-    if (sub->filter().Match(adaptor) &&
-        !Subscriber::Enqueue(sub, envelope, *executor_, queue_bound_)) {
-      log::Warn("event subscriber cut off: queue full", {{"bound", std::to_string(queue_bound_)},
-                                                         {"topic", envelope->topic},
-                                                         {"namespace", envelope->ns}});
-      it = subscribers_.erase(it);
-      continue;
-    }
-    ++it;
-  }
+  subscribers_.push_back(subscriber);
   return Status::Ok();
 }
 
@@ -331,22 +441,37 @@ Result<std::unique_ptr<EventSubscription>> Exchange::Subscribe(
     std::function<void(const Status&)> closed) {
   if (!deliver) return Status::InvalidArgument("event subscription needs a deliver function");
   if (!closed) closed = [](const Status&) {};
-  auto sub = std::make_shared<Subscriber>(filter, std::move(deliver), std::move(closed));
-  {
-    MutexLock lock(&mu_);
-    if (closed_) return Status::Unavailable("event exchange closed");
-    subscribers_.push_back(sub);
-  }
+  auto sub = std::make_shared<Subscriber>(filter, std::move(deliver), std::move(closed),
+                                          /*feed=*/false);
+  BERTH_RETURN_IF_ERROR(Add(sub));
   return std::unique_ptr<EventSubscription>(std::make_unique<Handle>(std::move(sub)));
 }
 
+Result<std::unique_ptr<FeedSubscription>> Exchange::SubscribeFeed(
+    const filters::Filter& filter, std::function<void(const Envelope&)> offer,
+    std::function<void(const Status&)> closed) {
+  if (!offer) return Status::InvalidArgument("event feed subscription needs an offer function");
+  if (!closed) closed = [](const Status&) {};
+  auto sub = std::make_shared<Subscriber>(filter, std::move(offer), std::move(closed),
+                                          /*feed=*/true);
+  BERTH_RETURN_IF_ERROR(Add(sub));
+  return std::unique_ptr<FeedSubscription>(std::make_unique<FeedHandle>(std::move(sub)));
+}
+
 Status Exchange::Close() {
-  MutexLock lock(&mu_);
-  closed_ = true;
-  for (const auto& sub : subscribers_) {
-    Subscriber::End(sub, *executor_, Status::Unavailable("event exchange closed"));
+  std::vector<std::shared_ptr<Subscriber>> ended;
+  {
+    MutexLock lock(&mu_);
+    closed_ = true;
+    for (auto& sub : subscribers_) {
+      if (sub->End()) ended.push_back(std::move(sub));
+    }
+    subscribers_.clear();
   }
-  subscribers_.clear();
+  for (auto& sub : ended) {
+    executor_->Submit(
+        [sub = std::move(sub)] { sub->CallClosed(Status::Unavailable("event exchange closed")); });
+  }
   return Status::Ok();
 }
 

@@ -319,6 +319,115 @@ TEST(ExchangeTest, StuckSubscriberIsCutOffWithoutDelayingOthers) {
   EXPECT_EQ(stuck.closed().size(), 1u);
 }
 
+// A feed subscriber (Exchange::SubscribeFeed) that acknowledges each offer
+// with Ready() at once, or only when the test says (Release).
+class Feed {
+ public:
+  explicit Feed(bool ready_at_once = true) : ready_at_once_(ready_at_once) {}
+  Status Subscribe(Exchange& x, const filters::Filter& f = {}) {
+    auto sub = x.SubscribeFeed(
+        f,
+        [this](const Envelope& e) {
+          collector.Deliver(e);
+          if (ready_at_once_) sub_->Ready();  // from inside the offer
+        },
+        [this](const Status& s) { collector.Closed(s); });
+    if (!sub.ok()) return sub.status();
+    sub_ = std::move(*sub);
+    return Status::Ok();
+  }
+  void Release() { sub_->Ready(); }
+  void Unsubscribe() { sub_.reset(); }
+
+  Collector collector;
+
+ private:
+  const bool ready_at_once_;
+  std::unique_ptr<FeedSubscription> sub_;
+};
+
+TEST(ExchangeTest, HundredFeedsEachGetEverythingInOrder) {
+  Exchange x;
+  constexpr int kFeeds = 100;
+  constexpr int kEvents = 50;
+  std::vector<std::unique_ptr<Feed>> feeds;
+  for (int i = 0; i < kFeeds; ++i) {
+    feeds.push_back(std::make_unique<Feed>());
+    ASSERT_TRUE(feeds.back()->Subscribe(x).ok());
+  }
+  Collector blocking;  // a Subscribe one alongside
+  auto blocking_sub = blocking.Subscribe(x);
+  ASSERT_TRUE(blocking_sub.ok());
+  EXPECT_EQ(x.subscriber_count(), static_cast<std::size_t>(kFeeds + 1));
+  std::vector<std::string> want;
+  for (int i = 0; i < kEvents; ++i) {
+    want.push_back(std::to_string(i));
+    ASSERT_TRUE(x.Publish("default", "/many", Payload(want.back())).ok());
+  }
+  for (auto& f : feeds) {
+    ASSERT_TRUE(f->collector.WaitCount(kEvents));
+    EXPECT_EQ(f->collector.Values(), want);
+  }
+  ASSERT_TRUE(blocking.WaitCount(kEvents));
+  EXPECT_EQ(blocking.Values(), want);
+}
+
+TEST(ExchangeTest, FeedGetsNothingMoreUntilReadyThenTheRestInOrder) {
+  Exchange x;
+  Feed feed(/*ready_at_once=*/false);
+  ASSERT_TRUE(feed.Subscribe(x).ok());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(x.Publish("default", "/held", Payload(std::to_string(i))).ok());
+  }
+  ASSERT_TRUE(feed.collector.WaitCount(1));
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(feed.collector.Values(), std::vector<std::string>{"0"});
+  for (std::size_t n = 2; n <= 5; ++n) {
+    feed.Release();  // offers the next on this thread
+    ASSERT_TRUE(feed.collector.WaitCount(n));
+  }
+  EXPECT_EQ(feed.collector.Values(), (std::vector<std::string>{"0", "1", "2", "3", "4"}));
+  feed.Release();  // nothing queued: the next publish offers at once
+  ASSERT_TRUE(x.Publish("default", "/later", Payload("5")).ok());
+  ASSERT_TRUE(feed.collector.WaitCount(6));
+}
+
+TEST(ExchangeTest, StuckFeedIsCutOffWithoutDelayingOthers) {
+  Executor executor(8);
+  constexpr std::size_t kBound = 16;
+  Exchange x(&executor, kBound);
+  Feed stuck(/*ready_at_once=*/false), fast;
+  ASSERT_TRUE(stuck.Subscribe(x).ok());
+  ASSERT_TRUE(fast.Subscribe(x).ok());
+  ASSERT_TRUE(x.Publish("default", "/first", Payload("0")).ok());
+  ASSERT_TRUE(stuck.collector.WaitCount(1));  // busy from now on
+  constexpr int kMore = 3 * static_cast<int>(kBound);
+  for (int i = 1; i <= kMore; ++i) {
+    ASSERT_TRUE(x.Publish("default", "/more", Payload(std::to_string(i))).ok());
+    ASSERT_TRUE(fast.collector.WaitCount(static_cast<std::size_t>(i) + 1))
+        << "fast feed delayed at " << i;
+  }
+  ASSERT_TRUE(stuck.collector.WaitClosed());
+  auto closed = stuck.collector.closed();
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_TRUE(closed[0].Is(Code::kResourceExhausted)) << closed[0].ToString();
+  EXPECT_NE(closed[0].message().find(std::to_string(kBound)), std::string::npos);
+  EXPECT_EQ(x.subscriber_count(), 1u);
+  stuck.Release();  // late: nothing more is offered
+  stuck.Unsubscribe();
+  EXPECT_EQ(stuck.collector.got().size(), 1u);
+  EXPECT_EQ(fast.collector.got().size(), static_cast<std::size_t>(kMore + 1));
+}
+
+TEST(ExchangeTest, FeedNeedsAnOfferAndAnOpenExchange) {
+  Exchange x;
+  EXPECT_TRUE(
+      x.SubscribeFeed(filters::Filter(), nullptr, nullptr).status().Is(Code::kInvalidArgument));
+  ASSERT_TRUE(x.Close().ok());
+  Feed feed;
+  EXPECT_TRUE(feed.Subscribe(x).Is(Code::kUnavailable));
+}
+
 TEST(ExchangeTest, UnsubscribeStopsDelivery) {
   Exchange x;
   Collector gone, stays;

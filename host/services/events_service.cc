@@ -19,6 +19,7 @@
 #include "berth/ttrpc/events.h"
 #include "berth/ttrpc_service.h"
 #include "containerd/services/events/v1/events.grpc.pb.h"
+#include "events/exchange.h"
 
 namespace berth::host {
 namespace {
@@ -50,10 +51,11 @@ Envelope FromProto(const events_pb::Envelope& pb) {
   return e;
 }
 
-// One Subscribe stream. The exchange calls Deliver (on the executor, one at
-// a time); Deliver waits for the previous write to finish, then starts the
-// next, so the exchange's bounded queue is the only buffer. Closed (a
-// cut-off) and OnCancel wake a waiting Deliver and end the stream after the
+// One Subscribe stream, a feed subscriber of the exchange: the exchange
+// offers an envelope (on the executor, or inside Ready()), Offer starts its
+// write without waiting, and OnWriteDone asks for the next with Ready(), so
+// that one write is in flight at a time and the exchange's bounded queue is
+// the only buffer. Closed (a cut-off) and OnCancel end the stream after the
 // write in flight. The subscription is released on the executor before the
 // reactor is deleted, never on gRPC's threads.
 class SubscribeReactor final : public grpc::ServerWriteReactor<events_pb::Envelope> {
@@ -61,7 +63,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<events_pb::Envelo
   explicit SubscribeReactor(Executor& executor) : executor_(executor) {}
 
   // Subscribes; on failure the stream ends with the error.
-  void Start(EventExchange& exchange, const events_pb::SubscribeRequest& req) BERTH_EXCLUDES(mu_) {
+  void Start(Exchange& exchange, const events_pb::SubscribeRequest& req) BERTH_EXCLUDES(mu_) {
     auto filter = filters::ParseAll({req.filters().begin(), req.filters().end()});
     if (!filter.ok()) {
       Fail(grpc_util::ToGrpc(Status::InvalidArgument("failed parsing subscription filters: " +
@@ -70,12 +72,13 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<events_pb::Envelo
     }
     Status failed;
     {
-      // Held across Subscribe so that a cut-off cannot finish (and delete)
-      // the stream before the subscription is stored; the exchange calls
-      // back only on the executor, never inside Subscribe.
+      // Held across SubscribeFeed so that a cut-off cannot finish (and
+      // delete) the stream, nor a write complete, before the subscription is
+      // stored; the exchange calls back only on the executor, never inside
+      // SubscribeFeed.
       MutexLock lock(&mu_);
-      auto sub = exchange.Subscribe(
-          *filter, [this](const Envelope& e) { Deliver(e); },
+      auto sub = exchange.SubscribeFeed(
+          *filter, [this](const Envelope& e) { Offer(e); },
           [this](const Status& s) { End(grpc_util::ToGrpc(s)); });
       if (sub.ok()) {
         subscription_ = std::move(*sub);
@@ -90,6 +93,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<events_pb::Envelo
   void Fail(grpc::Status status) { End(std::move(status)); }
 
   void OnWriteDone(bool ok) override {
+    FeedSubscription* next = nullptr;
     MutexLock lock(&mu_);
     writing_ = false;
     if (!ok) {
@@ -97,33 +101,37 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<events_pb::Envelo
       if (!pending_finish_)
         pending_finish_ = grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
     }
-    idle_.SignalAll();
     auto finish = FinishDueLocked();
+    // OnDone, which releases the subscription, follows this reaction.
+    if (!stopped_) next = subscription_.get();
     lock.Unlock();
-    if (finish) Finish(*finish);
+    if (finish) {
+      Finish(*finish);
+    } else if (next != nullptr) {
+      next->Ready();  // may Offer the next envelope on this thread
+    }
   }
 
   void OnCancel() override { End(grpc::Status(grpc::StatusCode::CANCELLED, "client went away")); }
 
   void OnDone() override {
     executor_.Submit([this] {
-      std::unique_ptr<EventSubscription> sub;
+      std::unique_ptr<FeedSubscription> sub;
       {
         MutexLock lock(&mu_);
         stopped_ = true;
-        idle_.SignalAll();
         sub = std::move(subscription_);
       }
-      sub.reset();  // waits for a Deliver in progress to return
+      sub.reset();  // waits for an Offer in progress to return
       delete this;
     });
   }
 
  private:
-  void Deliver(const Envelope& e) BERTH_EXCLUDES(mu_) {
+  // Never waits: the exchange offers nothing more until Ready().
+  void Offer(const Envelope& e) BERTH_EXCLUDES(mu_) {
     MutexLock lock(&mu_);
-    idle_.Wait(&mu_, [this]() BERTH_REQUIRES(mu_) { return stopped_ || !writing_; });
-    if (stopped_) return;
+    if (stopped_ || writing_) return;  // ending (no Ready follows); writing_: cannot happen
     ToProto(e, &msg_);
     writing_ = true;
     lock.Unlock();
@@ -134,7 +142,6 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<events_pb::Envelo
   void End(grpc::Status status) BERTH_EXCLUDES(mu_) {
     MutexLock lock(&mu_);
     stopped_ = true;
-    idle_.SignalAll();
     if (!pending_finish_) pending_finish_ = std::move(status);
     auto finish = FinishDueLocked();
     lock.Unlock();
@@ -151,8 +158,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<events_pb::Envelo
 
   Executor& executor_;
   Mutex mu_;
-  CondVar idle_;
-  std::unique_ptr<EventSubscription> subscription_ BERTH_GUARDED_BY(mu_);
+  std::unique_ptr<FeedSubscription> subscription_ BERTH_GUARDED_BY(mu_);
   bool writing_ BERTH_GUARDED_BY(mu_) = false;   // a StartWrite awaits OnWriteDone
   bool stopped_ BERTH_GUARDED_BY(mu_) = false;   // no more writes
   bool finished_ BERTH_GUARDED_BY(mu_) = false;  // Finish was called
@@ -162,7 +168,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<events_pb::Envelo
 
 class EventsService final : public events_pb::Events::CallbackService {
  public:
-  explicit EventsService(EventExchange* exchange) : exchange_(exchange) {}
+  explicit EventsService(Exchange* exchange) : exchange_(exchange) {}
 
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* ctx,
                                     const events_pb::PublishRequest* req,
@@ -193,7 +199,7 @@ class EventsService final : public events_pb::Events::CallbackService {
   }
 
  private:
-  EventExchange* exchange_;
+  Exchange* exchange_;
 };
 
 // Served on gRPC and, for shims, containerd.services.events.ttrpc.v1.Events
@@ -202,17 +208,17 @@ class EventsService final : public events_pb::Events::CallbackService {
 // timestamp) and never waits, so it answers on the ttrpc thread.
 class EventsServicePlugin final : public GrpcServicePlugin, public TtrpcServicePlugin {
  public:
-  explicit EventsServicePlugin(std::shared_ptr<EventExchange> exchange)
+  explicit EventsServicePlugin(std::shared_ptr<Exchange> exchange)
       : exchange_(std::move(exchange)), service_(exchange_.get()) {}
   std::vector<grpc::Service*> Services() override { return {&service_}; }
   Status RegisterTtrpc(ttrpc::Server& server) override {
-    EventExchange* exchange = exchange_.get();
+    Exchange* exchange = exchange_.get();
     return ttrpc::RegisterEventsForward(
         server, [exchange](const Envelope& e) { return exchange->Forward(e); });
   }
 
  private:
-  std::shared_ptr<EventExchange> exchange_;
+  std::shared_ptr<Exchange> exchange_;
   EventsService service_;
 };
 
@@ -224,7 +230,9 @@ Registration EventsServiceRegistration(HostEnv) {
   r.id = "events";
   r.required_types = {std::string(types::kEvent)};
   r.init = [](InitContext& ctx) -> Result<std::shared_ptr<Plugin>> {
-    auto exchange = ctx.GetByIDAs<EventExchange>(types::kEvent, "exchange");
+    // The host's exchange: its feed subscriptions fan out without a task
+    // per stream.
+    auto exchange = ctx.GetByIDAs<Exchange>(types::kEvent, "exchange");
     if (!exchange.ok()) return exchange.status();
     return std::shared_ptr<Plugin>(std::make_shared<EventsServicePlugin>(std::move(*exchange)));
   };

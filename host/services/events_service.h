@@ -2,7 +2,9 @@
 // event exchange (io.containerd.event.v1.exchange). Publish stamps an event
 // in the call's namespace; Forward passes an envelope on as it came;
 // Subscribe streams matching envelopes from every namespace, one write in
-// flight at a time, fed by the subscriber's bounded queue in the exchange.
+// flight at a time, fed by the subscriber's bounded queue in the exchange
+// (a feed subscription: nothing waits for a write, and one task fans a
+// publish out to every idle stream).
 // A client that falls a full queue behind gets the stream ended with
 // ResourceExhausted (after the write in flight, when it reads again); a
 // client that goes away unsubscribes. Forward is also served on the
