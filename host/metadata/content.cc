@@ -1,11 +1,14 @@
 #include "metadata/content.h"
 
 #include <chrono>
+#include <optional>
 #include <unordered_set>
 
 #include "berth/digest.h"
 #include "containerd/services/content/v1/content.pb.h"
 #include "berth/runner/log.h"
+#include "metadata/failpoint.h"
+#include "metadata/intents.h"
 #include "metadata/leases.h"
 
 namespace berth::host::metadata {
@@ -107,7 +110,18 @@ class NamespacedWriter : public ContentWriter {
                 const Labels& labels) override {
     BERTH_RETURN_IF_ERROR(ValidateLabels(labels));
     using Published = NamespacedContentStore::Published;
-    return store_->CommitIngest(ns_, options_.ref, lease_, labels, [&]() -> Result<Published> {
+    // The blob the backend commit will publish, when it is to publish one
+    // (its own validation fails otherwise, and nothing changes).
+    std::optional<Published> planned;
+    if (w_) {
+      const std::string digest = w_->Digest();
+      const std::int64_t offset = w_->Offset();
+      if ((size == 0 || size == offset) && (expected.empty() || expected == digest)) {
+        planned = Published{digest, offset};
+      }
+    }
+    return store_->CommitIngest(ns_, options_.ref, lease_, labels, planned,
+                                [&]() -> Result<Published> {
       if (!w_) {
         if (size != 0 && size != shared_size_) {
           return Status::FailedPrecondition(
@@ -174,7 +188,7 @@ std::string NamespacedContentStore::BackendRef(std::string_view ns,
 
 Result<ContentInfo> NamespacedContentStore::Info(std::string_view ns,
                                                  std::string_view digest) {
-  BERTH_RETURN_IF_ERROR(ValidateDigest(digest));
+  BERTH_RETURN_IF_ERROR(ValidateLookupDigest(digest));
   auto v = db_->Get(keys::ContentBlob(ns, digest));
   if (!v.ok()) return v.status();
   if (!v->has_value()) return Status::NotFound("content " + std::string(digest));
@@ -184,7 +198,7 @@ Result<ContentInfo> NamespacedContentStore::Info(std::string_view ns,
 Result<ContentInfo> NamespacedContentStore::Update(
     std::string_view ns, const ContentInfo& info,
     const std::vector<std::string>& fieldpaths) {
-  BERTH_RETURN_IF_ERROR(ValidateDigest(info.digest));
+  BERTH_RETURN_IF_ERROR(ValidateLookupDigest(info.digest));
   ContentInfo updated;
   bool dropped_gc_label = false;
   {
@@ -232,7 +246,7 @@ Status NamespacedContentStore::Walk(
 
 Status NamespacedContentStore::Delete(std::string_view ns, std::string_view digest,
                                       std::string_view lease) {
-  BERTH_RETURN_IF_ERROR(ValidateDigest(digest));
+  BERTH_RETURN_IF_ERROR(ValidateLookupDigest(digest));
   {
     ReaderLock collect(&db_->collection_mutex());
     MutexLock lock(&db_->write_mutex());
@@ -321,35 +335,166 @@ Status NamespacedContentStore::RecordIngest(std::string_view ns, std::string_vie
 
 Status NamespacedContentStore::CommitIngest(std::string_view ns, std::string_view ref,
                                             std::string_view lease, const Labels& labels,
+                                            const std::optional<Published>& planned,
                                             const std::function<Result<Published>()>& publish) {
+  const std::string intent_key = keys::ContentIntent(ns, ref);
   {
     ReaderLock backend_lock(&backend_mu_);
     ReaderLock collect(&db_->collection_mutex());
-    auto published = publish();
-    if (!published.ok()) return published.status();
-    MutexLock lock(&db_->write_mutex());
-    leveldb::WriteBatch batch;
-    batch.Delete(keys::ContentIngest(ns, ref));
-    ReleaseResource(batch, ns, lease, kResourceIngests, ref);
-    if (Info(ns, published->digest).ok()) {
-      BERTH_RETURN_IF_ERROR(db_->Write(batch));
-      return Status::AlreadyExists("content " + published->digest);
+    if (planned) {
+      // Step 1: the intent, synced.
+      Intent intent;
+      intent.op = std::string(Intent::kContentCommit);
+      intent.ns = std::string(ns);
+      intent.key = std::string(ref);
+      intent.digest = planned->digest;
+      intent.size = planned->size;
+      intent.lease = std::string(lease);
+      intent.labels = labels;
+      intent.created_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+      leveldb::WriteBatch batch;
+      batch.Put(intent_key, EncodeIntent(intent));
+      MutexLock lock(&db_->write_mutex());
+      BERTH_RETURN_IF_ERROR(db_->Write(batch, /*sync=*/true));
     }
-    // A lease that went meanwhile fails the commit; the blob, recorded
-    // nowhere, is left to the next collection.
-    BERTH_RETURN_IF_ERROR(CheckLease(*db_, ns, lease));
+    failpoint::Hit("content-commit-after-intent");
+    // Step 2: the backend.
+    auto published = publish();
+    if (!published.ok()) {
+      if (planned) {
+        leveldb::WriteBatch drop;
+        drop.Delete(intent_key);
+        MutexLock lock(&db_->write_mutex());
+        (void)db_->Write(drop);  // else the next start finds no blob and drops it
+      }
+      return published.status();
+    }
+    failpoint::Hit("content-commit-after-backend");
+    // Step 3: the record, and the intent's end, in one batch.
     ContentInfo info;
     info.digest = published->digest;
     info.size = published->size;
     info.created_at = info.updated_at = std::chrono::system_clock::now();
     info.labels = labels;
-    BERTH_RETURN_IF_ERROR(db_->EnsureNamespace(ns, batch));
-    batch.Put(keys::ContentBlob(ns, info.digest), EncodeInfo(info));
-    batch.Put(keys::ContentIndex(info.digest, ns), "");
-    HoldResource(batch, ns, lease, kResourceContent, info.digest);
+    MutexLock lock(&db_->write_mutex());
+    // A lease that went meanwhile fails the commit; the intent stays and the
+    // next start (or collection) records the blob without the lease.
+    if (!Info(ns, published->digest).ok()) BERTH_RETURN_IF_ERROR(CheckLease(*db_, ns, lease));
+    leveldb::WriteBatch batch;
+    auto existed = RecordBlobBatch(ns, ref, lease, /*hold_lease=*/true, info, batch);
+    if (!existed.ok()) return existed.status();
+    if (planned) batch.Delete(intent_key);
     BERTH_RETURN_IF_ERROR(db_->Write(batch));
+    if (*existed) return Status::AlreadyExists("content " + published->digest);
   }
+  failpoint::Hit("content-commit-after-record");
   db_->Mutated(false);
+  return Status::Ok();
+}
+
+Result<bool> NamespacedContentStore::RecordBlobBatch(std::string_view ns, std::string_view ref,
+                                                     std::string_view lease, bool hold_lease,
+                                                     const ContentInfo& info,
+                                                     leveldb::WriteBatch& batch) {
+  batch.Delete(keys::ContentIngest(ns, ref));
+  ReleaseResource(batch, ns, lease, kResourceIngests, ref);
+  if (Info(ns, info.digest).ok()) return true;
+  BERTH_RETURN_IF_ERROR(db_->EnsureNamespace(ns, batch));
+  batch.Put(keys::ContentBlob(ns, info.digest), EncodeInfo(info));
+  batch.Put(keys::ContentIndex(info.digest, ns), "");
+  if (hold_lease) HoldResource(batch, ns, lease, kResourceContent, info.digest);
+  return false;
+}
+
+Status NamespacedContentStore::Recover(RecoveryCounts* counts) {
+  RecoveryCounts local;
+  WriterLock backend_lock(&backend_mu_);
+  return RecoverLocked(counts != nullptr ? *counts : local);
+}
+
+Status NamespacedContentStore::ScanIntents(
+    const std::function<void(const std::string&, const Intent&)>& fn) const {
+  std::vector<std::pair<std::string, std::string>> found;
+  BERTH_RETURN_IF_ERROR(
+      db_->Scan(keys::kContentIntentPrefix, [&](std::string_view k, std::string_view v) {
+        found.emplace_back(std::string(k), std::string(v));
+        return true;
+      }));
+  for (const auto& [k, v] : found) {
+    auto intent = DecodeIntent(v);
+    if (!intent.ok()) {
+      log::Error("cannot read a content intent; keeping it",
+                 {{"intent", k}, {"error", intent.status().ToString()}});
+      continue;
+    }
+    fn(k, *intent);
+  }
+  return Status::Ok();
+}
+
+// A content commit rolls forward once the backend holds the blob (the
+// ingest's bytes are in it then, and the ingest itself is gone or going),
+// and back otherwise (the ingest stays, resumable).
+Status NamespacedContentStore::RecoverLocked(RecoveryCounts& counts) {
+  std::vector<std::pair<std::string, Intent>> intents;
+  BERTH_RETURN_IF_ERROR(ScanIntents([&](const std::string& k, const Intent& intent) {
+    intents.emplace_back(k, intent);
+  }));
+  bool changed = false;
+  for (const auto& [intent_key, intent] : intents) {
+    auto blob = intent.op == Intent::kContentCommit
+                    ? backend_->Info(intent.digest)
+                    : Result<ContentInfo>(Status::Unknown("unknown operation \"" + intent.op + "\""));
+    if (!blob.ok() && !blob.status().Is(Code::kNotFound)) {
+      ++counts.errors;
+      log::Error("cannot repair an interrupted content commit; keeping its intent",
+                 {{"namespace", intent.ns}, {"ref", intent.key}, {"digest", intent.digest},
+                  {"error", blob.status().ToString()}});
+      continue;
+    }
+    std::string repair;
+    leveldb::WriteBatch batch;
+    Status written;
+    {
+      ReaderLock collect(&db_->collection_mutex());
+      MutexLock lock(&db_->write_mutex());
+      if (blob.ok()) {
+        ContentInfo info;
+        info.digest = intent.digest;
+        info.size = intent.size;
+        info.created_at = info.updated_at = Timestamp(std::chrono::duration_cast<Timestamp::duration>(
+            std::chrono::nanoseconds(intent.created_ns)));
+        info.labels = intent.labels;
+        const bool lease_held = CheckLease(*db_, intent.ns, intent.lease).ok();
+        auto existed = RecordBlobBatch(intent.ns, intent.key, intent.lease, lease_held, info, batch);
+        written = existed.status();
+        repair = existed.ok() && *existed
+                     ? "rolled forward: the namespace had the blob already; dropped the ingest"
+                 : lease_held || intent.lease.empty()
+                     ? "rolled forward: recorded the blob the backend holds"
+                     : "rolled forward: recorded the blob the backend holds (its lease is gone)";
+      } else {
+        repair = "rolled back: the backend had not published the blob; the ingest stays";
+      }
+      batch.Delete(intent_key);
+      if (written.ok()) written = db_->Write(batch);
+    }
+    if (!written.ok()) {
+      ++counts.errors;
+      log::Error("cannot repair an interrupted content commit; keeping its intent",
+                 {{"namespace", intent.ns}, {"ref", intent.key}, {"digest", intent.digest},
+                  {"error", written.ToString()}});
+      continue;
+    }
+    changed = true;
+    ++(blob.ok() ? counts.rolled_forward : counts.rolled_back);
+    log::Warn("repaired an interrupted content commit",
+              {{"namespace", intent.ns}, {"ref", intent.key}, {"digest", intent.digest},
+               {"repair", repair}});
+  }
+  if (changed) db_->MarkDirty(kContentBackend);
   return Status::Ok();
 }
 
@@ -432,8 +577,16 @@ Status NamespacedContentStore::Referenced(std::unordered_set<std::string>& diges
 
 Result<NamespacedContentStore::BackendCounts> NamespacedContentStore::CollectBackend() {
   WriterLock backend_lock(&backend_mu_);
+  // Intents seen under backend_mu_ belong to no commit in flight: repair
+  // them first; a blob one that cannot be repaired names stays.
+  RecoveryCounts recovered;
+  BERTH_RETURN_IF_ERROR(RecoverLocked(recovered));
   std::unordered_set<std::string> digests, ingests;
   BERTH_RETURN_IF_ERROR(Referenced(digests, ingests));
+  BERTH_RETURN_IF_ERROR(ScanIntents([&](const std::string&, const Intent& intent) {
+    if (!intent.digest.empty()) digests.insert(intent.digest);
+    ingests.insert(BackendRef(intent.ns, intent.key));
+  }));
   std::vector<std::string> unreferenced;
   BERTH_RETURN_IF_ERROR(backend_->Walk(filters::Filter(), [&](const ContentInfo& info) {
     if (!digests.count(info.digest)) unreferenced.push_back(info.digest);

@@ -20,17 +20,33 @@
 //   blob stays on disk until a garbage collection finds that no record and no
 //   ingest refers to it (CollectBackend).
 //
+// - Crash safety: a commit that publishes a blob changes two stores, the
+//   backend (the ingest becomes the blob) and this database (the blob's
+//   record, the ingest record's end). It writes an intent first (intents.h,
+//   synced: namespace, ref, digest, size, lease, labels), then commits in the
+//   backend, then writes the record change and the intent's deletion in one
+//   batch. Recover resolves an intent a kill left by asking the backend for
+//   the blob: there, the commit rolls forward (the record is written as the
+//   commit would have written it); absent, it rolls back (the intent goes,
+//   the ingest stays and resumes). Each repair is logged (warn). The
+//   metadata plugin calls Recover at init, before any collection;
+//   CollectBackend recovers first too and never removes a blob an intent it
+//   could not resolve names. A commit whose blob another namespace already
+//   has publishes nothing in the backend and writes one batch: no intent.
+//
 // Thread-safe: metadata changes go through MetadataStore's locks (db.h); the
 // backend is thread-safe. Writers open and commit holding backend_mutex()
-// shared, so that CollectBackend, which holds it exclusively, never removes
-// a blob or an ingest between its creation and its record. Writers are
-// single-owner.
+// shared, so that CollectBackend and Recover, which hold it exclusively,
+// never meet a blob or an ingest between its creation and its record, nor an
+// intent of a commit in flight. Writers are single-owner. Lock order:
+// backend_mutex(), then MetadataStore's (collection_mutex(), write_mutex()).
 #ifndef BERTH_HOST_METADATA_CONTENT_H_
 #define BERTH_HOST_METADATA_CONTENT_H_
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include "berth/mutex.h"
 #include <string>
 #include <string_view>
@@ -39,6 +55,7 @@
 
 #include "berth/content.h"
 #include "metadata/db.h"
+#include "metadata/intents.h"
 
 namespace berth::host::metadata {
 
@@ -71,12 +88,28 @@ class NamespacedContentStore {
   // digest and size) and then, in one batch, records the blob in `ns` with
   // `labels`, drops the ingest record `ref` and moves `lease`'s hold from the
   // ingest to the blob. AlreadyExists when the namespace already has it.
+  // `planned`: the blob `publish` will put in the backend (its digest and
+  // size, known before), recorded as an intent first; nullopt when it
+  // changes nothing in the backend (a shared writer) or will fail.
   struct Published {
     std::string digest;
     std::int64_t size = 0;
   };
   Status CommitIngest(std::string_view ns, std::string_view ref, std::string_view lease,
-                      const Labels& labels, const std::function<Result<Published>()>& publish);
+                      const Labels& labels, const std::optional<Published>& planned,
+                      const std::function<Result<Published>()>& publish);
+
+  // What Recover repaired.
+  struct RecoveryCounts {
+    std::int64_t rolled_forward = 0;
+    std::int64_t rolled_back = 0;
+    std::int64_t errors = 0;  // intents kept (logged; retried by the next collection)
+  };
+  // Resolves every intent an interrupted commit left (see "Crash safety"),
+  // logging each repair. An intent that cannot be resolved is logged,
+  // counted and kept; the status is an error only when the database cannot
+  // be read.
+  Status Recover(RecoveryCounts* counts = nullptr);
 
   // A collection's backend phase: removes every blob that no namespace's
   // record and no ingest refers to, and every backend ingest no ingest
@@ -99,6 +132,17 @@ class NamespacedContentStore {
   Status RecordIngest(std::string_view ns, std::string_view ref,
                       std::string_view shared_digest, std::string_view lease)
       BERTH_REQUIRES_SHARED(db_->collection_mutex());
+  // Adds to `batch` what a commit of ingest `ref` as blob `info` writes: the
+  // ingest record's end and, unless the namespace has the blob already
+  // (then true), the blob's record and index, held by `lease` when
+  // `hold_lease`. REQUIRES: write_mutex() held.
+  Result<bool> RecordBlobBatch(std::string_view ns, std::string_view ref, std::string_view lease,
+                               bool hold_lease, const ContentInfo& info,
+                               leveldb::WriteBatch& batch)
+      BERTH_REQUIRES(db_->write_mutex());
+  // Calls fn(db key, intent) for each readable content intent.
+  Status ScanIntents(const std::function<void(const std::string&, const Intent&)>& fn) const;
+  Status RecoverLocked(RecoveryCounts& counts) BERTH_REQUIRES(backend_mu_);
   // Digests some record or ingest refers to, and the backend refs of every
   // recorded ingest.
   Status Referenced(std::unordered_set<std::string>& digests,

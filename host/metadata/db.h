@@ -37,6 +37,9 @@
 //   v1/index/content/<digest>/<ns>           "" — which namespaces refer to a
 //                                            blob
 //   v1/snapshot-seq/<snapshotter>            last backend key number handed out
+//   v1/intents/snapshots/<snapshotter>/<new backend key>
+//   v1/intents/content/<ns>/<ref>            a two-store change in flight, or
+//                                            left by a crash (intents.h)
 //
 // Everything stored under v1/n/<ns>/ counts as the namespace's contents: a
 // namespace with any such key cannot be deleted. The component after

@@ -6,6 +6,7 @@
 #include "berth/plugin_types.h"
 #include "berth/snapshotter.h"
 #include "berth/runner/log.h"
+#include "metadata/failpoint.h"
 #include "metadata/views.h"
 
 namespace berth::host::metadata {
@@ -257,15 +258,27 @@ Result<std::shared_ptr<ContentStore>> ChooseContentStore(InitContext& ctx,
   return store;
 }
 
-// Wraps every loaded snapshotter and repairs what a crash left: storage
-// without a record (and records without storage) may stop a snapshotter from
-// handing out new snapshots cleanly, so each is cleaned up once before
-// serving, as containerd's first garbage collection does.
+// Wraps every loaded snapshotter and repairs what a crash left: first the
+// changes a crash interrupted (their intents, rolled forward or back; each
+// repair is logged), then storage without a record (and records without
+// storage), which may stop a snapshotter from handing out new snapshots
+// cleanly: each is cleaned up once before serving, as containerd's first
+// garbage collection does.
 void AddSnapshotters(InitContext& ctx, MetadataPlugin& md) {
   for (auto& [id, plugin] : ctx.GetAll(types::kSnapshotter)) {
     auto sn = std::dynamic_pointer_cast<Snapshotter>(plugin);
     if (!sn) continue;
-    Status cleaned = md.AddSnapshotter(id, std::move(sn)).Cleanup();
+    NamespacedSnapshotter& namespaced = md.AddSnapshotter(id, std::move(sn));
+    Status recovered = namespaced.Recover();
+    if (!recovered.ok()) {
+      ctx.log().Warn("recovery of snapshotter " + id + " failed: " + recovered.ToString());
+    }
+    NamespacedSnapshotter::CleanupCounts counts;
+    Status cleaned = namespaced.Cleanup(&counts);
+    if (cleaned.ok() && counts.removed > 0) {
+      ctx.log().Info("start-up cleanup of snapshotter " + id + " removed " +
+                     std::to_string(counts.removed) + " backend snapshots no record names");
+    }
     if (!cleaned.ok()) {
       ctx.log().Warn("cleanup of snapshotter " + id + " failed: " + cleaned.ToString());
     }
@@ -288,8 +301,14 @@ Registration MetadataRegistration(HostEnv) {
     const auto& config = ctx.Config<metadata::MetadataConfig>();
     auto content = metadata::ChooseContentStore(ctx, config.content_store);
     if (!content.ok()) return content.status();
+    if (!failpoint::Armed().empty()) {
+      ctx.log().Warn(std::string(failpoint::kEnvironmentVariable) + " arms the failpoint \"" +
+                     failpoint::Armed() + "\": berthd exits with 137 when it gets there");
+    }
     auto md = metadata::OpenMetadata(ctx.root(), std::move(*content));
     if (!md.ok()) return md.status();
+    Status recovered = (*md)->content().Recover();
+    if (!recovered.ok()) ctx.log().Warn("recovery of content commits failed: " + recovered.ToString());
     metadata::AddSnapshotters(ctx, **md);
     return std::shared_ptr<Plugin>(std::move(*md));
   };

@@ -8,6 +8,8 @@
 #include "berth/content.h"
 #include "containerd/services/snapshots/v1/snapshots.pb.h"
 #include "berth/runner/log.h"
+#include "metadata/failpoint.h"
+#include "metadata/intents.h"
 #include "metadata/leases.h"
 
 namespace berth::host::metadata {
@@ -35,6 +37,15 @@ void ToTimestamp(snapshots::Time t, google::protobuf::Timestamp* out) {
 snapshots::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
   auto ns = std::chrono::seconds(ts.seconds()) + std::chrono::nanoseconds(ts.nanos());
   return snapshots::Time(std::chrono::duration_cast<snapshots::Time::duration>(ns));
+}
+
+std::int64_t ToNanos(snapshots::Time t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+snapshots::Time FromNanos(std::int64_t ns) {
+  return snapshots::Time(
+      std::chrono::duration_cast<snapshots::Time::duration>(std::chrono::nanoseconds(ns)));
 }
 
 // A filter value in double quotes, with '"' and '\\' escaped.
@@ -101,21 +112,34 @@ bool NamespacedSnapshotter::Live(std::string_view ns, const std::string& key) co
 }
 
 Result<std::string> NamespacedSnapshotter::NextBackendKey(std::string_view ns,
-                                                          const std::string& key) {
+                                                          const std::string& key,
+                                                          leveldb::WriteBatch& batch) {
   auto value = db_->Get(SeqKey(name_));
   if (!value.ok()) return value.status();
   std::uint64_t seq = 0;
   if (value->has_value()) seq = std::stoull(**value);
   ++seq;
-  // Persisted before the backend sees the key, so a key is never handed out
-  // twice even if the daemon dies before the record is written.
-  leveldb::WriteBatch seq_batch;
-  seq_batch.Put(SeqKey(name_), std::to_string(seq));
-  {
-    MutexLock lock(&db_->write_mutex());
-    BERTH_RETURN_IF_ERROR(db_->Write(seq_batch, /*sync=*/false));
-  }
+  batch.Put(SeqKey(name_), std::to_string(seq));
   return std::string(ns) + "/" + std::to_string(seq) + "/" + key;
+}
+
+Status NamespacedSnapshotter::WriteIntent(const Intent& intent, leveldb::WriteBatch& batch) {
+  batch.Put(keys::SnapshotIntent(name_, intent.new_backend_key), EncodeIntent(intent));
+  MutexLock db_lock(&db_->write_mutex());
+  return db_->Write(batch, /*sync=*/true);
+}
+
+void NamespacedSnapshotter::DropIntent(const std::string& new_backend_key) {
+  leveldb::WriteBatch batch;
+  batch.Delete(keys::SnapshotIntent(name_, new_backend_key));
+  MutexLock db_lock(&db_->write_mutex());
+  Status s = db_->Write(batch);
+  if (!s.ok()) {
+    // Harmless: the next cleanup finds the backend never made the snapshot.
+    log::Warn("could not drop a snapshot intent",
+              {{"snapshotter", name_}, {"backend_key", new_backend_key},
+               {"error", s.ToString()}});
+  }
 }
 
 Result<snapshots::Info> NamespacedSnapshotter::Merge(const Record& r) {
@@ -241,19 +265,34 @@ Result<std::vector<Mount>> NamespacedSnapshotter::Create(
     MutexLock db_lock(&db_->write_mutex());
     BERTH_RETURN_IF_ERROR(CheckLease(*db_, ns, lease));
   }
-  leveldb::WriteBatch batch;
-  auto bkey = NextBackendKey(ns, key);
+  // Step 1: the intent (with the key's sequence number), synced.
+  leveldb::WriteBatch intent_batch;
+  auto bkey = NextBackendKey(ns, key, intent_batch);
   if (!bkey.ok()) return bkey.status();
+  Intent intent;
+  intent.op = std::string(kind == Kind::kView ? Intent::kView : Intent::kPrepare);
+  intent.ns = std::string(ns);
+  intent.key = key;
+  intent.parent = parent;
+  intent.new_backend_key = *bkey;
+  intent.lease = std::string(lease);
+  BERTH_RETURN_IF_ERROR(WriteIntent(intent, intent_batch));
+  failpoint::Hit("snapshot-prepare-after-intent");
+  // Step 2: the backend.
   const snapshots::Labels inherited = snapshots::FilterInheritedLabels(labels);
   auto mounts = kind == Kind::kView ? backend_->View(*bkey, backend_parent, inherited)
                                     : backend_->Prepare(*bkey, backend_parent, inherited);
   if (!mounts.ok()) {
+    DropIntent(*bkey);
     if (!mounts.status().Is(Code::kAlreadyExists)) return mounts.status();
     if (target == labels.end() || target->second.empty()) {
       return Status::Unknown("unexpected error from snapshotter: " + mounts.status().ToString());
     }
     return AdoptTarget(ns, target->second, parent, backend_parent, labels, lease);
   }
+  failpoint::Hit("snapshot-prepare-after-backend");
+  // Step 3: the record, and the intent's end, in one batch.
+  leveldb::WriteBatch batch;
   Record r;
   r.backend_key = *bkey;
   r.info.name = key;
@@ -263,6 +302,7 @@ Result<std::vector<Mount>> NamespacedSnapshotter::Create(
   BERTH_RETURN_IF_ERROR(PutRecord(ns, r, batch));
   if (!parent.empty()) batch.Put(keys::SnapshotChild(ns, name_, parent, key), "");
   HoldResource(batch, ns, lease, SnapshotResourceType(name_), key);
+  batch.Delete(keys::SnapshotIntent(name_, *bkey));
   Status written;
   {
     MutexLock db_lock(&db_->write_mutex());
@@ -271,9 +311,11 @@ Result<std::vector<Mount>> NamespacedSnapshotter::Create(
     if (written.ok()) written = db_->Write(batch);
   }
   if (!written.ok()) {
-    (void)backend_->Remove(*bkey);
+    // Rolled back here; should this fail, the intent still says so.
+    if (backend_->Remove(*bkey).ok()) DropIntent(*bkey);
     return written;
   }
+  failpoint::Hit("snapshot-prepare-after-record");
   return mounts;
 }
 
@@ -336,33 +378,67 @@ Status NamespacedSnapshotter::Commit(std::string_view ns, const std::string& nam
       MutexLock db_lock(&db_->write_mutex());
       BERTH_RETURN_IF_ERROR(CheckLease(*db_, ns, lease));
     }
-    leveldb::WriteBatch batch;
-    auto bname = NextBackendKey(ns, name);
+    // Step 1: the intent (with the name's sequence number), synced.
+    leveldb::WriteBatch intent_batch;
+    auto bname = NextBackendKey(ns, name, intent_batch);
     if (!bname.ok()) return bname.status();
-    BERTH_RETURN_IF_ERROR(backend_->Commit(*bname, r->backend_key,
-                                           snapshots::FilterInheritedLabels(labels)));
-    Record committed;
-    committed.backend_key = *bname;
-    committed.info.name = name;
-    committed.info.parent = r->info.parent;
-    committed.info.labels = labels;
-    committed.info.created = committed.info.updated = std::chrono::system_clock::now();
-    batch.Delete(RecordKey(ns, name_, key));
-    BERTH_RETURN_IF_ERROR(PutRecord(ns, committed, batch));
-    if (!committed.info.parent.empty()) {
-      batch.Delete(keys::SnapshotChild(ns, name_, committed.info.parent, key));
-      batch.Put(keys::SnapshotChild(ns, name_, committed.info.parent, name), "");
+    Intent intent;
+    intent.op = std::string(Intent::kCommit);
+    intent.ns = std::string(ns);
+    intent.key = key;
+    intent.name = name;
+    intent.parent = r->info.parent;
+    intent.old_backend_key = r->backend_key;
+    intent.new_backend_key = *bname;
+    intent.lease = std::string(lease);
+    intent.labels = labels;
+    intent.created_ns = ToNanos(std::chrono::system_clock::now());
+    BERTH_RETURN_IF_ERROR(WriteIntent(intent, intent_batch));
+    failpoint::Hit("snapshot-commit-after-intent");
+    // Step 2: the backend.
+    Status committed = backend_->Commit(*bname, r->backend_key,
+                                        snapshots::FilterInheritedLabels(labels));
+    if (!committed.ok()) {
+      // Unless the backend committed after all (then the next cleanup rolls
+      // the intent forward), nothing changed.
+      if (backend_->Stat(*bname).status().Is(Code::kNotFound)) DropIntent(*bname);
+      return committed;
     }
-    const std::string type = SnapshotResourceType(name_);
-    ReleaseResource(batch, ns, lease, type, key);
-    HoldResource(batch, ns, lease, type, name);
+    failpoint::Hit("snapshot-commit-after-backend");
+    // Step 3: the records, and the intent's end, in one batch.
+    leveldb::WriteBatch batch;
+    BERTH_RETURN_IF_ERROR(CommitBatch(intent, /*hold_lease=*/true, batch));
     MutexLock db_lock(&db_->write_mutex());
-    // Should the lease have gone meanwhile, the committed backend snapshot is
-    // recorded nowhere and the next collection removes it.
+    // Should the lease have gone meanwhile, the intent stays: the next
+    // cleanup (at the latest the next start) records the committed
+    // snapshot without the lease.
     BERTH_RETURN_IF_ERROR(CheckLease(*db_, ns, lease));
     BERTH_RETURN_IF_ERROR(db_->Write(batch));
   }
+  failpoint::Hit("snapshot-commit-after-record");
   db_->Mutated(false);
+  return Status::Ok();
+}
+
+Status NamespacedSnapshotter::CommitBatch(const Intent& intent, bool hold_lease,
+                                          leveldb::WriteBatch& batch) const {
+  const std::string& ns = intent.ns;
+  Record committed;
+  committed.backend_key = intent.new_backend_key;
+  committed.info.name = intent.name;
+  committed.info.parent = intent.parent;
+  committed.info.labels = intent.labels;
+  committed.info.created = committed.info.updated = FromNanos(intent.created_ns);
+  batch.Delete(RecordKey(ns, name_, intent.key));
+  BERTH_RETURN_IF_ERROR(PutRecord(ns, committed, batch));
+  if (!intent.parent.empty()) {
+    batch.Delete(keys::SnapshotChild(ns, name_, intent.parent, intent.key));
+    batch.Put(keys::SnapshotChild(ns, name_, intent.parent, intent.name), "");
+  }
+  const std::string type = SnapshotResourceType(name_);
+  ReleaseResource(batch, ns, intent.lease, type, intent.key);
+  if (hold_lease) HoldResource(batch, ns, intent.lease, type, intent.name);
+  batch.Delete(keys::SnapshotIntent(name_, intent.new_backend_key));
   return Status::Ok();
 }
 
@@ -404,10 +480,13 @@ Status NamespacedSnapshotter::Remove(std::string_view ns, const std::string& key
     batch.Delete(RecordKey(ns, name_, key));
     if (!r->info.parent.empty()) batch.Delete(keys::SnapshotChild(ns, name_, r->info.parent, key));
     ReleaseResource(batch, ns, lease, SnapshotResourceType(name_), key);
-    // The backend snapshot stays for the next collection.
+    // One store only: the backend snapshot stays for the next collection,
+    // which removes it once no record (and no intent) names it.
+    failpoint::Hit("snapshot-remove-before-record");
     MutexLock db_lock(&db_->write_mutex());
     BERTH_RETURN_IF_ERROR(db_->Write(batch));
   }
+  failpoint::Hit("snapshot-remove-after-record");
   db_->Mutated(true, SnapshotterBackend(name_));
   return Status::Ok();
 }
@@ -509,9 +588,17 @@ Status NamespacedSnapshotter::Cleanup(CleanupCounts* counts) {
   CleanupCounts local;
   CleanupCounts& c = counts != nullptr ? *counts : local;
   MutexLock lock(&mu_);
+  // Intents seen under mu_ belong to no change in flight: repair them first.
+  // One that cannot be repaired keeps every backend snapshot it names.
+  RecoveryCounts recovered;
+  BERTH_RETURN_IF_ERROR(RecoverLocked(recovered));
   leveldb::WriteBatch dangling;
   auto referenced = ReferencedBackendKeys(dangling);
   if (!referenced.ok()) return referenced.status();
+  BERTH_RETURN_IF_ERROR(ScanIntents([&](const std::string&, const Intent& intent) {
+    if (!intent.old_backend_key.empty()) referenced->insert(intent.old_backend_key);
+    if (!intent.new_backend_key.empty()) referenced->insert(intent.new_backend_key);
+  }));
   BERTH_RETURN_IF_ERROR(RemoveUnreferenced(*referenced, c));
   if (dangling.ApproximateSize() > leveldb::WriteBatch().ApproximateSize()) {
     ReaderLock collect(&db_->collection_mutex());
@@ -520,6 +607,137 @@ Status NamespacedSnapshotter::Cleanup(CleanupCounts* counts) {
   }
   Status cleaned = backend_->Cleanup();
   return cleaned.Is(Code::kNotImplemented) ? Status::Ok() : cleaned;
+}
+
+Status NamespacedSnapshotter::ScanIntents(
+    const std::function<void(const std::string&, const Intent&)>& fn) const {
+  const std::string prefix = keys::SnapshotIntentPrefix(name_);
+  std::vector<std::pair<std::string, std::string>> found;
+  BERTH_RETURN_IF_ERROR(db_->Scan(prefix, [&](std::string_view k, std::string_view v) {
+    found.emplace_back(std::string(k), std::string(v));
+    return true;
+  }));
+  for (const auto& [k, v] : found) {
+    auto intent = DecodeIntent(v);
+    if (!intent.ok()) {
+      log::Error("cannot read a snapshot intent; keeping it and what it names",
+                 {{"snapshotter", name_}, {"intent", k}, {"error", intent.status().ToString()}});
+      continue;
+    }
+    fn(k, *intent);
+  }
+  return Status::Ok();
+}
+
+Status NamespacedSnapshotter::Recover(RecoveryCounts* counts) {
+  RecoveryCounts local;
+  MutexLock lock(&mu_);
+  return RecoverLocked(counts != nullptr ? *counts : local);
+}
+
+Status NamespacedSnapshotter::RecoverLocked(RecoveryCounts& counts) {
+  std::vector<Intent> intents;
+  BERTH_RETURN_IF_ERROR(
+      ScanIntents([&](const std::string&, const Intent& intent) { intents.push_back(intent); }));
+  bool changed = false;
+  for (const Intent& intent : intents) {
+    Status s = intent.op == Intent::kCommit ? RepairCommit(intent, counts)
+               : intent.op == Intent::kPrepare || intent.op == Intent::kView
+                   ? RepairCreate(intent, counts)
+                   : Status::Unknown("unknown operation \"" + intent.op + "\"");
+    if (!s.ok()) {
+      ++counts.errors;
+      log::Error("cannot repair an interrupted snapshot change; keeping its intent",
+                 {{"snapshotter", name_}, {"operation", intent.op}, {"namespace", intent.ns},
+                  {"key", intent.key}, {"backend_key", intent.new_backend_key},
+                  {"error", s.ToString()}});
+      continue;
+    }
+    changed = true;
+  }
+  if (changed) db_->MarkDirty(SnapshotterBackend(name_));
+  return Status::Ok();
+}
+
+// Prepare and View roll back: the caller never got the mounts (containerd,
+// whose record and backend change share one transaction, ends the same way).
+Status NamespacedSnapshotter::RepairCreate(const Intent& intent, RecoveryCounts& counts) {
+  std::string repair;
+  auto recorded = Read(intent.ns, intent.key);
+  if (recorded.ok() && recorded->backend_key == intent.new_backend_key) {
+    repair = "none: the record was written";  // cannot happen: one batch ends both
+  } else {
+    auto st = backend_->Stat(intent.new_backend_key);
+    if (st.ok()) {
+      Status removed = backend_->Remove(intent.new_backend_key);
+      if (!removed.ok() && !removed.Is(Code::kNotFound)) return removed;
+      repair = "rolled back: removed the backend snapshot made for it";
+    } else if (st.status().Is(Code::kNotFound)) {
+      repair = "rolled back: the backend had not made the snapshot";
+    } else {
+      return st.status();
+    }
+  }
+  leveldb::WriteBatch batch;
+  batch.Delete(keys::SnapshotIntent(name_, intent.new_backend_key));
+  {
+    ReaderLock collect(&db_->collection_mutex());
+    MutexLock db_lock(&db_->write_mutex());
+    BERTH_RETURN_IF_ERROR(db_->Write(batch));
+  }
+  ++counts.rolled_back;
+  log::Warn("repaired an interrupted snapshot " + intent.op,
+            {{"snapshotter", name_}, {"namespace", intent.ns}, {"key", intent.key},
+             {"backend_key", intent.new_backend_key}, {"repair", repair}});
+  return Status::Ok();
+}
+
+// Commit rolls forward once the backend committed (the active snapshot is
+// gone from the backend then; its data lives on in the committed one), and
+// back otherwise.
+Status NamespacedSnapshotter::RepairCommit(const Intent& intent, RecoveryCounts& counts) {
+  auto committed = backend_->Stat(intent.new_backend_key);
+  if (!committed.ok() && !committed.status().Is(Code::kNotFound)) return committed.status();
+  bool active_exists = false;
+  if (!committed.ok()) {
+    auto active = backend_->Stat(intent.old_backend_key);
+    if (!active.ok() && !active.status().Is(Code::kNotFound)) return active.status();
+    active_exists = active.ok();
+  }
+  leveldb::WriteBatch batch;
+  std::string repair;
+  bool forward = false;
+  {
+    ReaderLock collect(&db_->collection_mutex());
+    MutexLock db_lock(&db_->write_mutex());
+    if (committed.ok()) {
+      forward = true;
+      auto recorded = Read(intent.ns, intent.name);
+      if (recorded.ok() && recorded->backend_key == intent.new_backend_key) {
+        batch.Delete(keys::SnapshotIntent(name_, intent.new_backend_key));  // cannot happen
+        repair = "none: the records were written";
+      } else {
+        const bool lease_held = CheckLease(*db_, intent.ns, intent.lease).ok();
+        BERTH_RETURN_IF_ERROR(CommitBatch(intent, lease_held, batch));
+        BERTH_RETURN_IF_ERROR(db_->EnsureNamespace(intent.ns, batch));
+        repair = lease_held || intent.lease.empty()
+                     ? "rolled forward: recorded the committed snapshot the backend holds"
+                     : "rolled forward: recorded the committed snapshot the backend holds "
+                       "(its lease is gone)";
+      }
+    } else {
+      batch.Delete(keys::SnapshotIntent(name_, intent.new_backend_key));
+      repair = active_exists
+                   ? "rolled back: the backend had not committed; the active snapshot stays"
+                   : "dropped: the backend holds neither the active nor the committed snapshot";
+    }
+    BERTH_RETURN_IF_ERROR(db_->Write(batch));
+  }
+  ++(forward ? counts.rolled_forward : counts.rolled_back);
+  log::Warn("repaired an interrupted snapshot commit",
+            {{"snapshotter", name_}, {"namespace", intent.ns}, {"key", intent.key},
+             {"name", intent.name}, {"backend_key", intent.new_backend_key}, {"repair", repair}});
+  return Status::Ok();
 }
 
 }  // namespace berth::host::metadata

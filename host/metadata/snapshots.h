@@ -38,6 +38,26 @@
 //   this snapshotter's lock meanwhile, so only this snapshotter's changes
 //   wait for it.
 //
+// - Crash safety: Prepare, View and Commit change two stores, the backend
+//   and this database. Each writes an intent first (intents.h; synced, with
+//   the new backend key's sequence number), then calls the backend, then
+//   writes the record change and the intent's deletion in one batch, so a
+//   kill at any point leaves either no intent (the change is whole, or never
+//   started) or an intent that Recover resolves by asking the backend:
+//   Prepare/View roll back (the backend snapshot made for it, if any, is
+//   removed; containerd, whose backend call runs inside the record's
+//   transaction, ends the same way); Commit rolls forward when the backend
+//   holds the committed snapshot (the active one is gone from the backend
+//   then, its data now in the committed one: the records are rewritten as
+//   the call would have) and back when it does not. Every repair is logged
+//   (warn, naming the snapshot and what was done). Remove writes one batch
+//   and leaves the backend to Cleanup, so it needs no intent. The metadata
+//   plugin calls Recover before its start-up Cleanup; Cleanup recovers too
+//   (under mu_, so an intent it sees belongs to no call in flight, e.g. one
+//   whose final write failed) and never removes a backend snapshot that an
+//   intent it could not resolve names. Failpoints (failpoint.h) sit between
+//   the steps.
+//
 // Keys and names are names, not paths: any non-empty string of at most
 // kMaxSnapshotKey bytes (containerd's Go client uses keys like
 // "/tmp/suite-1/preparing" and "default/1/sha256:..."). No key reaches the
@@ -48,6 +68,7 @@
 #define BERTH_HOST_METADATA_SNAPSHOTS_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include "berth/mutex.h"
 #include <set>
@@ -57,6 +78,7 @@
 
 #include "berth/snapshotter.h"
 #include "metadata/db.h"
+#include "metadata/intents.h"
 
 namespace berth::host::metadata {
 
@@ -96,6 +118,18 @@ class NamespacedSnapshotter {
   };
   // REQUIRES: no other NamespacedSnapshotter shares the backend.
   Status Cleanup(CleanupCounts* counts = nullptr);
+  // What Recover repaired.
+  struct RecoveryCounts {
+    std::int64_t rolled_forward = 0;
+    std::int64_t rolled_back = 0;
+    std::int64_t errors = 0;  // intents kept (logged; retried by the next Cleanup)
+  };
+  // Resolves every intent this snapshotter's changes left (see "Crash
+  // safety" above), logging each repair. An intent that cannot be resolved
+  // (a backend error, a corrupt value) is logged, counted and kept; the
+  // status is an error only when the database cannot be read.
+  // REQUIRES: no other NamespacedSnapshotter shares the backend.
+  Status Recover(RecoveryCounts* counts = nullptr);
 
  private:
   struct Record {
@@ -108,7 +142,25 @@ class NamespacedSnapshotter {
   bool Live(std::string_view ns, const std::string& key) const;
   Status PutRecord(std::string_view ns, const Record& record,
                    leveldb::WriteBatch& batch) const;
-  Result<std::string> NextBackendKey(std::string_view ns, const std::string& key);
+  // The next backend key for `key`; its sequence number goes into `batch`
+  // (written, synced, with the intent before the backend sees the key, so a
+  // key is never handed out twice).
+  Result<std::string> NextBackendKey(std::string_view ns, const std::string& key,
+                                     leveldb::WriteBatch& batch);
+  // Puts `intent` into `batch` and writes it, synced.
+  Status WriteIntent(const Intent& intent, leveldb::WriteBatch& batch) BERTH_REQUIRES(mu_);
+  // Deletes the intent for `new_backend_key`; a failure is logged (the next
+  // Recover finds the backend never made it).
+  void DropIntent(const std::string& new_backend_key) BERTH_REQUIRES(mu_);
+  // Commit's final batch from its intent: the active record becomes the
+  // committed one, the children index and (when `hold_lease`) the lease
+  // follow, the intent goes.
+  Status CommitBatch(const Intent& intent, bool hold_lease, leveldb::WriteBatch& batch) const;
+  // Calls fn(db key, intent) for each readable intent of this snapshotter.
+  Status ScanIntents(const std::function<void(const std::string&, const Intent&)>& fn) const;
+  Status RecoverLocked(RecoveryCounts& counts) BERTH_REQUIRES(mu_);
+  Status RepairCreate(const Intent& intent, RecoveryCounts& counts) BERTH_REQUIRES(mu_);
+  Status RepairCommit(const Intent& intent, RecoveryCounts& counts) BERTH_REQUIRES(mu_);
   Result<snapshots::Info> UpdateRecord(std::string_view ns, const snapshots::Info& info,
                                        const std::vector<std::string>& fieldpaths,
                                        bool& dropped_gc_label);
