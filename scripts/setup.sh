@@ -9,9 +9,9 @@ packages=(
   ninja-build pkg-config cmake g++ clang
   libboost-dev libboost-program-options-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libtoml11-dev libleveldb-dev libsnappy-dev libspdlog-dev libssl-dev
+  libtoml11-dev libleveldb-dev libsnappy-dev libspdlog-dev libssl-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  containerd runc
+  containerd runc crun
   btrfs-progs busybox-static libbtrfsutil-dev libarchive-dev zlib1g-dev
   golang-go golang-github-containerd-ttrpc-dev
   docker-registry skopeo

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -23,6 +24,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "berth/digest.h"
@@ -35,6 +37,8 @@ namespace {
 
 constexpr char kContainerd[] = "/usr/bin/containerd";
 constexpr char kRuntime[] = "io.containerd.berth.v2";
+// The name ctr gives --runc-binary to; linked to our shim in the fixture.
+constexpr char kRuncNamedRuntime[] = "io.containerd.runc.v2";
 constexpr char kImage[] = "docker.io/library/busybox:latest";
 constexpr char kShimName[] = "containerd-shim-berth-v2";
 
@@ -89,6 +93,40 @@ std::string ShimMemory(pid_t pid) {
     if (line.rfind("Rss:", 0) == 0 || line.rfind("Pss:", 0) == 0) out += line + "; ";
   }
   return out;
+}
+
+// Rss and Pss (kB) of `pid` per mapping of /proc/<pid>/smaps, summed by
+// name ("[heap]", a library's path, "[anon]" for unnamed ones), largest Rss
+// first, as "name rss pss" lines.
+std::string MemoryByMapping(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps");
+  std::map<std::string, std::pair<long, long>> by_name;
+  std::string line, name;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string first;
+    fields >> first;
+    long kb = 0;
+    if (first == "Rss:" && fields >> kb) {
+      by_name[name].first += kb;
+    } else if (first == "Pss:" && fields >> kb) {
+      by_name[name].second += kb;
+    } else if (!first.empty() && first.back() != ':') {  // a mapping's header line
+      std::string range, perms, offset, dev, inode;
+      std::istringstream header(line);
+      header >> range >> perms >> offset >> dev >> inode;
+      std::getline(header >> std::ws, name);
+      if (name.empty()) name = "[anon]";
+    }
+  }
+  std::vector<std::pair<std::string, std::pair<long, long>>> rows(by_name.begin(), by_name.end());
+  std::sort(rows.begin(), rows.end(),
+            [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+  std::ostringstream out;
+  for (const auto& [mapping, kb] : rows) {
+    if (kb.first > 0) out << "  " << mapping << " rss=" << kb.first << " pss=" << kb.second << "\n";
+  }
+  return out.str();
 }
 
 // Protobuf wire helpers for the few task API messages called directly (the
@@ -170,10 +208,16 @@ class ShimUnderContainerd : public ::testing::Test {
     int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     ASSERT_GE(log_fd, 0);
     ASSERT_GE(null_fd, 0);
+    // ctr 1.6 takes --runc-binary for io.containerd.runc.v2 only: that name
+    // runs our shim too in this containerd, through a link first on PATH.
+    const std::string shims = scratch_.Join("shims");
+    const std::string ours = std::string(BERTH_BUILD_DIR) + "/bin/containerd-shim-berth-v2";
+    ASSERT_EQ(mkdir(shims.c_str(), 0700), 0);
+    ASSERT_EQ(symlink(ours.c_str(), (shims + "/containerd-shim-runc-v2").c_str()), 0);
     const char* path = std::getenv("PATH");
     ProcessOptions options;
-    options.env = {"PATH=" + std::string(BERTH_BUILD_DIR) +
-                   "/bin:" + (path ? path : "/usr/bin:/bin")};
+    options.env = {"PATH=" + shims + ":" + std::string(BERTH_BUILD_DIR) + "/bin:" +
+                   (path ? path : "/usr/bin:/bin")};
     containerd_ =
         SpawnProcess({kContainerd, "--config", dir + "/containerd.toml", "--log-level", "debug"},
                      null_fd, log_fd, log_fd, options);
@@ -241,9 +285,10 @@ class ShimUnderContainerd : public ::testing::Test {
   }
   // `ctr run` of a container this test owns (removed at teardown).
   CommandResult Run(const std::string& id, std::vector<std::string> flags,
-                    std::vector<std::string> command, const std::string& stdin_data = "") {
+                    std::vector<std::string> command, const std::string& stdin_data = "",
+                    const std::string& runtime = kRuntime) {
     ids_.push_back(id);
-    std::vector<std::string> args = {"run", "--runtime", kRuntime};
+    std::vector<std::string> args = {"run", "--runtime", runtime};
     args.insert(args.end(), flags.begin(), flags.end());
     args.insert(args.end(), {kImage, id});
     args.insert(args.end(), command.begin(), command.end());
@@ -411,7 +456,8 @@ TEST_F(ShimUnderContainerd, TaskApiOnTheShimSocket) {
   EXPECT_EQ(MemoryLimit(static_cast<pid_t>(std::stoi(c[2]))), "52428800");
 
   Result<std::string> stats = (*client)->Call(kTask, "Stats", Field(1, "t8"), options);
-  EXPECT_TRUE(stats.status().Is(Code::kNotImplemented)) << stats.status().ToString();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_TRUE(Contains(*stats, "io.containerd.cgroups.v")) << "no metrics type in the answer";
   Result<std::string> checkpoint = (*client)->Call(kTask, "Checkpoint", Field(1, "t8"), options);
   EXPECT_TRUE(checkpoint.status().Is(Code::kNotImplemented)) << checkpoint.status().ToString();
   Result<std::string> missing = (*client)->Call(kTask, "State", Field(1, "nope"), options);
@@ -422,16 +468,45 @@ TEST_F(ShimUnderContainerd, TaskApiOnTheShimSocket) {
   EXPECT_EQ(TaskStatus("t8"), "RUNNING");
 }
 
+// Not a check: the memory of idle shims (containers sleeping) with 1 and 10
+// containers, for the shim README's figures. Run with
+// --gtest_also_run_disabled_tests --gtest_filter='*IdleShimMemory'.
+TEST_F(ShimUnderContainerd, DISABLED_IdleShimMemory) {
+  auto report = [&](int n) {
+    std::this_thread::sleep_for(2s);
+    std::vector<pid_t> shims = Shims(ns_);
+    ASSERT_EQ(shims.size(), static_cast<size_t>(n));
+    for (pid_t pid : shims) std::cout << n << " idle: shim " << pid << ": " << ShimMemory(pid) << "\n";
+    std::cout << "per mapping of shim " << shims[0] << " (kB):\n" << MemoryByMapping(shims[0]);
+  };
+  for (int i = 0; i < 10; ++i) {
+    std::string id = "m" + std::to_string(i);
+    ASSERT_EQ(Run(id, {"-d"}, {"sleep", "1000"}).exit_code, 0);
+    ASSERT_TRUE(TaskReaches(id, "RUNNING"));
+    if (i == 0) report(1);
+  }
+  report(10);
+}
+
 TEST_F(ShimUnderContainerd, RuncBinaryOptionSelectsCrun) {
   if (!Exists("/usr/bin/crun")) GTEST_SKIP() << "crun is not installed";
-  CommandResult r = Run("t6", {"--rm", "--runc-binary", "crun"}, {"echo", "hi"});
+  CommandResult r =
+      Run("t6", {"--rm", "--runc-binary", "crun"}, {"echo", "hi"}, "", kRuncNamedRuntime);
+  if (Contains(r.err, "cgroups in hybrid mode not supported")) {
+    // crun refuses a cgroup v1 tree with a populated unified hierarchy
+    // beside it; the shim did run it (checked), the machine cannot.
+    EXPECT_TRUE(Contains(Log(), "crun --root"));
+    GTEST_SKIP() << "crun cannot create containers on this machine's hybrid cgroups: " << r.err;
+  }
   EXPECT_EQ(r.exit_code, 0) << r.Describe();
   EXPECT_EQ(r.out, "hi\n");
   EXPECT_TRUE(Contains(Log(), "crun --root"));
 }
 
 TEST_F(ShimUnderContainerd, UnknownRuncBinaryFailsTheCreate) {
-  CommandResult r = Run("t7", {"--rm", "--runc-binary", "no-such-runtime-binary"}, {"true"});
+  CommandResult r = Run("t7", {"--rm", "--runc-binary", "no-such-runtime-binary"}, {"true"}, "",
+                        kRuncNamedRuntime);
+  EXPECT_TRUE(Contains(r.err + r.out, "no-such-runtime-binary")) << r.Describe();
   EXPECT_NE(r.exit_code, 0) << r.Describe();
   EXPECT_TRUE(PollUntil([&] { return Shims(ns_, "t7").empty(); }, 20s));
 }

@@ -9,8 +9,10 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string_view>
 
 extern char** environ;
 
@@ -48,11 +50,33 @@ struct Running {
   }
 };
 
+// Whether `name` names an executable, as execvp would find it: a path as
+// given, else the first match in $PATH.
+bool Executable(const std::string& name) {
+  if (name.find('/') != std::string::npos) return access(name.c_str(), X_OK) == 0;
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  while (true) {
+    const std::size_t colon = dirs.find(':');
+    std::string dir(dirs.substr(0, colon));
+    if (dir.empty()) dir = ".";
+    if (access((dir + "/" + name).c_str(), X_OK) == 0) return true;
+    if (colon == std::string_view::npos) return false;
+    dirs.remove_prefix(colon + 1);
+  }
+}
+
 }  // namespace
 
 void CommandRunner::Run(CommandSpec spec, Done done) {
   if (spec.argv.empty()) {
     boost::asio::post(io_, [done] { done(Status::InvalidArgument("empty command")); });
+    return;
+  }
+  // An exec failure in the child shows only as exit 127; say which binary.
+  if (!Executable(spec.argv[0])) {
+    std::string message = "exec: \"" + spec.argv[0] + "\": executable file not found in $PATH";
+    boost::asio::post(io_, [done, message] { done(Status::NotFound(message)); });
     return;
   }
   // Everything the child needs is built before fork.

@@ -6,8 +6,9 @@
 
 #include <chrono>
 
+#include <nlohmann/json.hpp>
+
 #include "berth/time.h"
-#include "json.h"
 
 namespace berth::shim {
 namespace {
@@ -26,6 +27,12 @@ std::string_view LevelName(LogLevel level) {
       return "error";
   }
   return "info";
+}
+
+// `s` as a quoted JSON string (logfmt's quoting); invalid UTF-8 becomes U+FFFD.
+std::string Quote(std::string_view s) {
+  return nlohmann::json(std::string(s)).dump(-1, ' ', false,
+                                             nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -49,7 +56,7 @@ bool ShimLogger::OpenFifo(const std::string& bundle) {
 void ShimLogger::Log(LogLevel level, std::string_view message) {
   if (!Enabled(level)) return;
   std::string line = "time=\"" + FormatRfc3339NanoFixed(std::chrono::system_clock::now()) +
-                     "\" level=" + std::string(LevelName(level)) + " msg=" + JsonQuote(message) +
+                     "\" level=" + std::string(LevelName(level)) + " msg=" + Quote(message) +
                      fields_ + "\n";
   // One write per line; a full fifo (EAGAIN) or a gone reader loses it.
   ssize_t n = write(fd_, line.data(), line.size());

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "json.h"
+#include <nlohmann/json.hpp>
 
 namespace berth::shim {
 
@@ -49,15 +49,15 @@ std::string RuncRootFor(const wire::RuncOptions& options, const std::string& ns)
 }
 
 std::string OptionsJson(const wire::RuncOptions& o) {
-  Json j = Json::Object();
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();  // in field order
   auto str = [&](const char* key, const std::string& v) {
-    if (!v.empty()) j.Set(key, Json::String(v));
+    if (!v.empty()) j[key] = v;
   };
   auto boolean = [&](const char* key, bool v) {
-    if (v) j.Set(key, Json::Bool(true));
+    if (v) j[key] = true;
   };
   auto number = [&](const char* key, uint32_t v) {
-    if (v != 0) j.Set(key, Json::Number(std::to_string(v)));
+    if (v != 0) j[key] = v;
   };
   boolean("no_pivot_root", o.no_pivot_root());
   boolean("no_new_keyring", o.no_new_keyring());
@@ -70,33 +70,30 @@ std::string OptionsJson(const wire::RuncOptions& o) {
   boolean("systemd_cgroup", o.systemd_cgroup());
   str("criu_image_path", o.criu_image_path());
   str("criu_work_path", o.criu_work_path());
-  return j.Serialize();
+  // Invalid UTF-8 (protobuf-lite does not check) becomes U+FFFD, not an exception.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 wire::RuncOptions ParseOptionsJson(const std::string& text) {
   wire::RuncOptions o;
-  Result<Json> j = Json::Parse(text);
-  if (!j.ok() || !j->is_object()) return o;
-  if (const Json* v = j->Find("binary_name")) o.set_binary_name(v->text());
-  if (const Json* v = j->Find("root")) o.set_root(v->text());
-  if (const Json* v = j->Find("systemd_cgroup")) o.set_systemd_cgroup(v->boolean());
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  o.set_binary_name(JsonString(j, "binary_name"));
+  o.set_root(JsonString(j, "root"));
+  auto systemd = j.find("systemd_cgroup");
+  o.set_systemd_cgroup(systemd != j.end() && *systemd == true);
   return o;
 }
 
 bool ShouldKillAllOnExit(const std::string& bundle) {
   Result<std::string> text = ReadWholeFile(bundle + "/config.json");
   if (!text.ok()) return true;
-  Result<Json> spec = Json::Parse(*text);
-  if (!spec.ok()) return true;
-  const Json* linux_section = spec->Find("linux");
-  const Json* namespaces = linux_section ? linux_section->Find("namespaces") : nullptr;
-  if (namespaces == nullptr) return true;
-  for (const Json& ns : namespaces->items()) {
-    const Json* type = ns.Find("type");
-    const Json* path = ns.Find("path");
-    if (type != nullptr && type->text() == "pid" && (path == nullptr || path->text().empty())) {
-      return false;
-    }
+  nlohmann::json spec = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  auto linux_section = spec.find("linux");  // end() also when spec is no object
+  if (linux_section == spec.end()) return true;
+  auto namespaces = linux_section->find("namespaces");
+  if (namespaces == linux_section->end() || !namespaces->is_array()) return true;
+  for (const nlohmann::json& ns : *namespaces) {
+    if (JsonString(ns, "type") == "pid" && JsonString(ns, "path").empty()) return false;
   }
   return true;
 }
@@ -107,6 +104,11 @@ Result<std::string> ReadWholeFile(const std::string& path) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+std::string JsonString(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 Result<pid_t> ReadPidFile(const std::string& path) {

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "berth/status.h"
 #include "io.h"
 #include "runc.h"
@@ -83,6 +85,9 @@ Result<pid_t> ReadPidFile(const std::string& path);
 // Writes through a temporary file and rename. Unknown with errno text.
 Status WriteFileAtomic(const std::string& path, const std::string& content, int mode = 0600);
 Result<std::string> ReadWholeFile(const std::string& path);
+// The string member `key` of the JSON object `j`; "" when `j` is no object or
+// the member is absent or no string. Never throws.
+std::string JsonString(const nlohmann::json& j, const char* key);
 
 void ToWire(std::chrono::system_clock::time_point t, wire::Timestamp* out);
 wire::Status ToWireStatus(ProcessState state);

@@ -3,7 +3,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "json.h"
+#include <nlohmann/json.hpp>
+
+#include "process.h"
 
 namespace berth::shim {
 namespace {
@@ -32,11 +34,8 @@ std::string Runc::LastLogError() const {
   std::ifstream in(config_.log_path);
   std::string line, last;
   while (std::getline(in, line)) {
-    Result<Json> j = Json::Parse(line);
-    if (!j.ok()) continue;
-    const Json* level = j->Find("level");
-    const Json* msg = j->Find("msg");
-    if (level != nullptr && msg != nullptr && level->text() == "error") last = Trim(msg->text());
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (JsonString(j, "level") == "error") last = Trim(JsonString(j, "msg"));
   }
   return last;
 }
@@ -117,13 +116,13 @@ void Runc::Ps(const std::string& id, std::function<void(Result<std::vector<int>>
       return done(Status::Unknown("runc ps: exit status " + std::to_string(r->exit_code) + ": " +
                                   Trim(r->output)));
     }
-    Result<Json> j = Json::Parse(r->output);
-    if (j.ok() && j->kind() == Json::Kind::kNull) return done(std::vector<int>{});
-    if (!j.ok() || !j->is_array()) {
+    nlohmann::json j = nlohmann::json::parse(r->output, nullptr, /*allow_exceptions=*/false);
+    if (j.is_null()) return done(std::vector<int>{});  // no processes
+    if (!j.is_array()) {
       return done(Status::Unknown("runc ps: unexpected output: " + Trim(r->output)));
     }
     std::vector<int> pids;
-    for (const Json& item : j->items()) pids.push_back(static_cast<int>(item.integer()));
+    for (const nlohmann::json& item : j) pids.push_back(item.is_number() ? item.get<int>() : 0);
     done(std::move(pids));
   });
 }

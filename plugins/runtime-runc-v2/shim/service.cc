@@ -10,7 +10,6 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "berth/mount.h"
-#include "json.h"
 
 namespace berth::shim {
 

@@ -7,8 +7,8 @@
 // after a bound of 1 s when something else keeps the pipes open.
 //
 // Methods: Create, Start, Delete, Exec, State, Kill, Wait, Pids, Pause,
-// Resume, CloseIO, ResizePty, Update, Connect, Shutdown. Checkpoint and Stats
-// answer Unimplemented.
+// Resume, CloseIO, ResizePty, Update, Stats (stats.h), Connect, Shutdown.
+// Checkpoint answers Unimplemented.
 //
 // Single-threaded; everything runs on the io thread.
 #ifndef BERTH_SHIM_SERVICE_H_

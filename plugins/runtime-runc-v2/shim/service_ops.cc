@@ -4,9 +4,10 @@
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
+#include <nlohmann/json.hpp>
 
-#include "json.h"
 #include "service.h"
+#include "stats.h"
 
 namespace berth::shim {
 
@@ -25,12 +26,11 @@ void TaskService::Exec(const wire::ExecProcessRequest& req, Responder r) {
   p->id = req.exec_id();
   p->exec_id = req.exec_id();
   p->stdio = {req.stdin(), req.stdout(), req.stderr(), req.terminal()};
-  Result<Json> spec = Json::Parse(req.spec().value());
-  if (!spec.ok() || !spec->is_object()) {
-    return r(Status::InvalidArgument("exec process spec is no JSON object"));
-  }
-  spec->Set("terminal", Json::Bool(req.terminal()));
-  p->spec_json = spec->Serialize();
+  // Parsed, not rewritten by hand: "terminal" set in place, keys in the client's order.
+  auto spec = nlohmann::ordered_json::parse(req.spec().value(), nullptr, /*allow_exceptions=*/false);
+  if (!spec.is_object()) return r(Status::InvalidArgument("exec process spec is no JSON object"));
+  spec["terminal"] = req.terminal();
+  p->spec_json = spec.dump();
   c->execs[req.exec_id()] = std::move(p);
   wire::TaskExecAdded e;
   e.set_container_id(c->id);
@@ -176,12 +176,13 @@ void TaskService::Update(const wire::UpdateTaskRequest& req, Responder r) {
   if (c == nullptr) return r(Status::NotFound("container not created"));
   if (c->init.stopped()) return r(Status::FailedPrecondition("cannot update a stopped container"));
   // containerd sends the OCI LinuxResources JSON-marshalled in the Any's value.
-  Result<Json> resources = Json::Parse(req.resources().value());
-  if (!resources.ok() || !resources->is_object()) {
+  auto resources =
+      nlohmann::ordered_json::parse(req.resources().value(), nullptr, /*allow_exceptions=*/false);
+  if (!resources.is_object()) {
     return r(Status::InvalidArgument("update resources are no JSON object"));
   }
   std::string file = c->bundle + "/.update-resources.json";
-  Status ws = WriteFileAtomic(file, resources->Serialize());
+  Status ws = WriteFileAtomic(file, resources.dump());
   if (!ws.ok()) return r(ws);
   c->runc->Update(c->id, file, [file, r](Status s) {
     unlink(file.c_str());
@@ -191,8 +192,15 @@ void TaskService::Update(const wire::UpdateTaskRequest& req, Responder r) {
 }
 
 void TaskService::Stats(const wire::StatsRequest& req, Responder r) {
-  if (Get(req.id()) == nullptr) return r(Status::NotFound("container not created"));
-  r(Status::NotImplemented("containerd-shim-berth-v2 does not report stats yet"));
+  Container* c = Get(req.id());
+  if (c == nullptr) return r(Status::NotFound("container not created"));
+  // The init's cgroup; once it has exited its pid may be another's.
+  if (c->init.stopped()) return r(Status::NotFound("cgroup does not exist: task stopped"));
+  Result<wire::Any> stats = CgroupMetricsOf(c->init.pid);
+  if (!stats.ok()) return r(stats.status());
+  wire::StatsResponse resp;
+  *resp.mutable_stats() = std::move(*stats);
+  Reply(r, resp);
 }
 
 void TaskService::Checkpoint(const wire::CheckpointTaskRequest&, Responder r) {

@@ -16,9 +16,10 @@
 #include <iostream>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "berth/digest.h"
 #include "berth/mount.h"
-#include "json.h"
 #include "process.h"
 #include "runc.h"
 
@@ -39,13 +40,11 @@ std::string WorkingDir() {
 std::string Grouping(const std::string& id) {
   Result<std::string> text = ReadWholeFile("config.json");
   if (!text.ok()) return id;
-  Result<Json> spec = Json::Parse(*text);
-  const Json* annotations = spec.ok() ? spec->Find("annotations") : nullptr;
-  if (annotations == nullptr) return id;
+  nlohmann::json spec = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  auto annotations = spec.find("annotations");  // end() also when spec is no object
+  if (annotations == spec.end()) return id;
   for (const char* label : {"io.containerd.runc.v2.group", "io.kubernetes.cri.sandbox-id"}) {
-    if (const Json* g = annotations->Find(label); g != nullptr && !g->text().empty()) {
-      return g->text();
-    }
+    if (std::string group = JsonString(*annotations, label); !group.empty()) return group;
   }
   return id;
 }
