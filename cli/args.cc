@@ -27,4 +27,14 @@ std::vector<std::string> Words(const po::variables_map& vm,
   return vm[name].as<std::vector<std::string>>();
 }
 
+std::size_t FirstWord(const std::vector<std::string>& args,
+                      const std::set<std::string>& takes_value) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--") return i + 1;
+    if (args[i].size() < 2 || args[i][0] != '-') return i;
+    if (takes_value.count(args[i])) ++i;
+  }
+  return args.size();
+}
+
 }  // namespace berth::cli

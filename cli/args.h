@@ -4,6 +4,7 @@
 #define BERTH_CLI_ARGS_H_
 
 #include <boost/program_options.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,14 @@ Result<po::variables_map> ParseArgs(const std::vector<std::string>& args,
 // The words stored under `name`, or none.
 std::vector<std::string> Words(const po::variables_map& vm,
                                const std::string& name);
+
+// Where a command line's options end and its words begin, for commands
+// whose last words are another command (`run ID CMD...`, `exec ID CMD...`):
+// the index of the first word that is neither an option nor the value of one
+// of `takes_value` ("--runtime", ...; "--opt=value" needs none), or of the
+// word after a "--". args.size() when there is none.
+std::size_t FirstWord(const std::vector<std::string>& args,
+                      const std::set<std::string>& takes_value);
 
 }  // namespace berth::cli
 

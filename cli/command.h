@@ -32,7 +32,10 @@ CommandGroup GcGroup();
 CommandGroup LeasesGroup();
 CommandGroup NamespacesGroup();
 CommandGroup PluginsGroup();
+CommandGroup RunGroup();
 CommandGroup SnapshotsGroup();
+CommandGroup TaskGroup();
+CommandGroup TasksGroup();
 CommandGroup VersionGroup();
 
 }  // namespace berth::cli

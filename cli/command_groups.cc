@@ -13,7 +13,10 @@ const std::vector<CommandGroup>& CommandGroups() {
       LeasesGroup(),
       NamespacesGroup(),
       PluginsGroup(),
+      RunGroup(),
       SnapshotsGroup(),
+      TaskGroup(),
+      TasksGroup(),
       VersionGroup(),
   };
   return groups;
