@@ -8,7 +8,9 @@
 // Bodies that reach a shim run on the executor. Wait never holds a thread
 // while it waits: it starts the runtime's asynchronous wait and finishes the
 // call from its callback (or with CANCELLED when the client goes first).
-// Checkpoint and Metrics answer Unimplemented. Task events are the shims'
+// Metrics samples the namespace's tasks that match its filters (fields id,
+// namespace) through the runtime's Task::Stats. Checkpoint answers
+// Unimplemented. Task events are the shims'
 // (they publish /tasks/* themselves).
 //
 // Thread-safe (stateless; the runtime serialises what it must).

@@ -4,181 +4,20 @@
 // detached tasks with `task ls`, exec, ps, kill and rm, and a detached task
 // surviving a SIGKILL of berthd (the restarted daemon reconnects to its shim).
 //
-// Each test uses its own namespace; TearDown kills whatever a failed test
-// left — tasks through ctr, then any shim and container process still up
-// (by the shim's pid file and runc), and unmounts bundle root filesystems —
-// before the harness removes the daemon's folders.
+// Each test uses its own namespace; TearDown (tasks_fixture.h) kills
+// whatever a failed test left before the harness removes the daemon's
+// folders.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <chrono>
-#include <filesystem>
-#include <map>
-#include <sstream>
 #include <string>
-#include <thread>
-#include <utility>
-#include <vector>
 
-#include "berth/mount.h"
-#include "berthd_process.h"
-#include "daemon_test.h"
-#include "run_command.h"
-#include "temp_dir.h"
+#include "tasks_fixture.h"
 
 namespace berth::test {
 namespace {
 
-constexpr char kImage[] = "docker.io/library/busybox:latest";
-constexpr char kStockShim[] = "/usr/bin/containerd-shim-runc-v2";
-
-bool Exists(const std::string& path) {
-  struct stat st {};
-  return stat(path.c_str(), &st) == 0;
-}
-
-// The parent of `pid` (a task's init process: its shim), or -1.
-pid_t ParentOf(const std::string& pid) {
-  std::istringstream stat(ReadFile("/proc/" + pid + "/stat"));
-  std::string skip, comm, state;
-  pid_t ppid = -1;
-  stat >> skip >> comm >> state >> ppid;
-  return ppid;
-}
-
-// The shims serving task `id` of namespace `ns`: processes whose command
-// line holds "-namespace NS" and "-id ID" (a namespace no other test uses).
-std::vector<pid_t> ShimsOf(const std::string& ns, const std::string& id) {
-  std::vector<pid_t> pids;
-  const std::string want_ns = std::string("-namespace") + '\0' + ns + '\0';
-  const std::string want_id = std::string("-id") + '\0' + id + '\0';
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
-    std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string cmdline = ReadFile(entry.path().string() + "/cmdline");
-    if (cmdline.find("containerd-shim") != std::string::npos &&
-        cmdline.find(want_ns) != std::string::npos && cmdline.find(want_id) != std::string::npos) {
-      pids.push_back(std::stoi(name));
-    }
-  }
-  return pids;
-}
-
-class TasksTest : public DaemonTest {
- protected:
-  TasksTest() : DaemonTest(BerthdOptions{"", kNoCollectionToml, {}, {}}) {}
-
-  // One busybox image tarball for the suite.
-  static void SetUpTestSuite() {
-    image_dir_ = new TempDir("berth-tasks-image-");
-    CommandResult made =
-        RunCommand({"bash", std::string(BERTH_SOURCE_DIR) + "/scripts/busybox-image.sh",
-                    image_dir_->Join("busybox.tar")});
-    image_error_ = made.exit_code == 0 ? "" : made.Describe();
-  }
-  static void TearDownTestSuite() {
-    delete image_dir_;
-    image_dir_ = nullptr;
-  }
-
-  void SetUp() override {
-    if (!Exists(kStockShim)) GTEST_SKIP() << kStockShim << " is not installed";
-    ASSERT_EQ(image_error_, "");
-    DaemonTest::SetUp();
-    ns_ = "tasks-test-" + std::to_string(getpid()) + "-" +
-          ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    Ctr({"-n", ns_, "images", "import", image_dir_->Join("busybox.tar")});
-  }
-
-  void TearDown() override {
-    if (ns_.empty()) return;
-    for (const std::string& id : ids_) CleanUp(id);
-    // The namespace's cgroup parent, which runc leaves as containerd's does.
-    rmdir(("/sys/fs/cgroup/" + ns_).c_str());
-    rmdir(("/run/containerd/runc/" + ns_).c_str());
-  }
-
-  // Best effort, bounded: the task through berthd, then what is left by hand.
-  void CleanUp(const std::string& id) {
-    if (berthd_.running()) {
-      berthd_.Ctr({"-n", ns_, "task", "kill", "-s", "SIGKILL", id});
-      for (int i = 0; i < 50 && TaskStatus(id) == "RUNNING"; ++i) {
-        std::this_thread::sleep_for(100ms);
-      }
-      berthd_.Ctr({"-n", ns_, "task", "rm", "-f", id});
-      berthd_.Ctr({"-n", ns_, "containers", "rm", id});
-    }
-    std::string bundle = Bundle(id);
-    RunCommand({"runc", "--root", "/run/containerd/runc/" + ns_, "delete", "-f", id}, "", 30s);
-    // A shim told to shut down exits within moments.
-    for (int i = 0; i < 50 && !ShimsOf(ns_, id).empty(); ++i) std::this_thread::sleep_for(100ms);
-    for (pid_t shim : ShimsOf(ns_, id)) {
-      ADD_FAILURE() << "shim " << shim << " of " << ns_ << "/" << id << " left running; killed";
-      kill(shim, SIGKILL);
-    }
-    if (Exists(bundle + "/rootfs")) (void)UnmountAll(bundle + "/rootfs");
-  }
-
-  std::string Bundle(const std::string& id) const {
-    return berthd_.state() + "/io.containerd.runtime.v2.task/" + ns_ + "/" + id;
-  }
-
-  // ctr's namespace-scoped command.
-  std::vector<std::string> In(std::vector<std::string> args) const {
-    args.insert(args.begin(), {"-n", ns_});
-    return args;
-  }
-
-  // `ctr task ls` as id → "PID STATUS".
-  std::map<std::string, std::pair<std::string, std::string>> Tasks() {
-    std::map<std::string, std::pair<std::string, std::string>> tasks;
-    CommandResult r = berthd_.Ctr(In({"task", "ls"}));
-    EXPECT_EQ(r.exit_code, 0) << r.Describe() << "\n" << berthd_.Log();
-    for (const std::string& line : OutputLines(r.out)) {
-      std::istringstream fields(line);
-      std::string id, pid, status;
-      fields >> id >> pid >> status;
-      if (id == "TASK") continue;
-      tasks[id] = {pid, status};
-    }
-    return tasks;
-  }
-  std::string TaskStatus(const std::string& id) {
-    auto tasks = Tasks();
-    auto it = tasks.find(id);
-    return it == tasks.end() ? "" : it->second.second;
-  }
-  // Polls `task ls` (bounded) until `id` shows `status` ("" = gone).
-  ::testing::AssertionResult WaitStatus(const std::string& id, const std::string& status,
-                                        std::chrono::milliseconds bound = 30s) {
-    auto deadline = std::chrono::steady_clock::now() + bound;
-    std::string last;
-    while (std::chrono::steady_clock::now() < deadline) {
-      last = TaskStatus(id);
-      if (last == status) return ::testing::AssertionSuccess();
-      std::this_thread::sleep_for(100ms);
-    }
-    return ::testing::AssertionFailure()
-           << "task " << id << " is \"" << last << "\", not \"" << status << "\"\n"
-           << berthd_.Log();
-  }
-
-  // `ctr run -d IMAGE ID ARGS...`, remembered for clean-up.
-  void RunDetached(const std::string& id, const std::vector<std::string>& args) {
-    ids_.push_back(id);
-    std::vector<std::string> run = {"run", "-d", kImage, id};
-    run.insert(run.end(), args.begin(), args.end());
-    Ctr(In(run));
-  }
-
-  static inline TempDir* image_dir_ = nullptr;
-  static inline std::string image_error_;
-  std::string ns_;
-  std::vector<std::string> ids_;
-};
+class TasksTest : public TasksFixture {};
 
 TEST_F(TasksTest, RunRmEchoesWithTheStockShim) {
   ids_.push_back("t1");

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -72,9 +73,13 @@ Result<std::string> ResolveShimBinary(std::string_view runtime, const std::strin
   if (runtime.empty()) return Status::InvalidArgument("no runtime name");
   if (runtime.front() == '/') {
     std::string path(runtime);
-    if (!IsExecutableFile(path)) {
-      return Status::NotFound("invalid custom binary path " + path);
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) {
+      std::string why = std::strerror(errno);  // as Go prints it: lower case
+      if (!why.empty()) why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
+      return Status::NotFound("invalid custom binary path: stat " + path + ": " + why);
     }
+    if (!IsExecutableFile(path)) return Status::NotFound("invalid custom binary path: " + path);
     return path;
   }
   std::string name = ShimBinaryName(runtime);
@@ -186,7 +191,9 @@ Result<CommandOutput> RunCommand(const CommandSpec& spec) {
     }
   }
   in_w.Close();
-  if (timed_out) kill(pid, SIGKILL);
+  // The whole process group: a shim script's own children (a `sleep`
+  // holding our stdout) go with it.
+  if (timed_out) kill(-pid, SIGKILL);
   // The outputs have closed (or the child was killed): its exit follows
   // promptly. A child that closed both outputs yet lingers is killed at the
   // deadline too.
@@ -197,7 +204,7 @@ Result<CommandOutput> RunCommand(const CommandSpec& spec) {
     if (w < 0 && errno != EINTR) return ErrnoStatus("waitpid", spec.argv[0], errno);
     if (w == 0) {
       if (std::chrono::steady_clock::now() >= deadline) {
-        kill(pid, SIGKILL);
+        kill(-pid, SIGKILL);
         timed_out = true;
         continue;
       }

@@ -48,8 +48,8 @@ struct CommandOutput {
 };
 
 // Runs the command in a process group of its own and collects its stdout
-// and stderr until both close and it exits. The child is SIGKILLed when
-// `timeout` passes first (DeadlineExceeded). Unknown with the errno text
+// and stderr until both close and it exits. The child's process group is
+// SIGKILLed when `timeout` passes first (DeadlineExceeded). Unknown with the errno text
 // when it cannot be spawned. A non-zero exit is not an error here.
 Result<CommandOutput> RunCommand(const CommandSpec& spec);
 

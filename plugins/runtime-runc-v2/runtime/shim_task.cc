@@ -250,4 +250,13 @@ Status ShimTask::Update(const Any& resources,
   return CallEmpty("Update", req, kLong);
 }
 
+Result<Any> ShimTask::Stats() {
+  wire::StatsRequest req;
+  req.set_id(bundle_.id);
+  auto resp = Call<wire::StatsResponse>("Stats", req, kShort);
+  if (!resp.ok()) return resp.status();
+  if (!resp->has_stats()) return Status::NotFound("shim reported no stats for " + bundle_.id);
+  return Any{resp->stats().type_url(), resp->stats().value()};
+}
+
 }  // namespace berth::runtime_v2

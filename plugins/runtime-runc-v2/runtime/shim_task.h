@@ -58,6 +58,7 @@ class ShimTask final : public Task {
   Status Resume() override;
   Status Update(const Any& resources,
                 const std::map<std::string, std::string>& annotations) override;
+  Result<Any> Stats() override;
 
   // The shim's Create of the task in bundle(); the init pid.
   Result<std::uint32_t> CreateInShim(const TaskCreateOptions& options, const Any& task_options);

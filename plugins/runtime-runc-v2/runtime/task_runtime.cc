@@ -18,7 +18,6 @@ namespace fs = std::filesystem;
 namespace wire = berth::task::wire;
 using std::chrono::milliseconds;
 
-constexpr milliseconds kShimStartTimeout{60000};
 constexpr milliseconds kShimDeleteTimeout{30000};
 constexpr milliseconds kLoadTimeout{5000};
 
@@ -66,6 +65,18 @@ std::vector<std::string> DirNames(const std::string& dir) {
     if (!name.empty() && name[0] != '.' && entry.is_directory(ec)) names.push_back(name);
   }
   return names;
+}
+
+// Unlinks the unix socket named by the bundle's `address` file, if it is
+// still there.
+void RemoveShimSocket(const Bundle& bundle) {
+  auto address = bundle.Read("address");
+  if (!address.ok()) return;
+  std::string socket = address->rfind("unix://", 0) == 0 ? address->substr(7) : *address;
+  struct stat st {};
+  if (!socket.empty() && lstat(socket.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+    unlink(socket.c_str());
+  }
 }
 
 }  // namespace
@@ -119,7 +130,7 @@ Result<std::shared_ptr<Task>> ShimRuntime::Create(std::string_view ns,
   auto binary = ResolveShimBinary(options.runtime, self_dir_);
   if (!binary.ok()) {
     release();
-    return binary.status();
+    return binary.status().Annotate("failed to start shim: failed to resolve runtime path");
   }
   Bundle bundle = Bundle::Of(env_.root, env_.state, key.first, key.second);
   Status made = bundle.Create(options.spec.value);
@@ -133,7 +144,7 @@ Result<std::shared_ptr<Task>> ShimRuntime::Create(std::string_view ns,
     Status removed = bundle.Delete();
     if (!removed.ok()) env_.log->Warn("remove bundle " + bundle.path + ": " + removed.ToString());
     release();
-    return task.status().Annotate("start failed");
+    return task.status().Annotate("failed to start shim: start failed");
   }
   auto pid = (*task)->CreateInShim(options, topts);
   if (!pid.ok()) {
@@ -143,7 +154,7 @@ Result<std::shared_ptr<Task>> ShimRuntime::Create(std::string_view ns,
     (*task)->Close();
     (void)CleanupDeadShim(bundle, *binary);
     release();
-    return pid.status();
+    return pid.status().Annotate("failed to create shim task");
   }
   MutexLock lock(&mu_);
   creating_.erase(key);
@@ -165,7 +176,7 @@ Result<std::shared_ptr<ShimTask>> ShimRuntime::StartShim(const Bundle& bundle,
     any.set_value(options.value);
     cmd.stdin_data = any.SerializeAsString();
   }
-  cmd.timeout = kShimStartTimeout;
+  cmd.timeout = env_.shim_start_timeout;
   // The shim opens its log fifo for writing as it starts and fails when
   // there is none: make it, with our reading end, first.
   auto log_fd = OpenLogFifo(bundle.File("log"));
@@ -281,15 +292,7 @@ Result<ProcessExit> ShimRuntime::CleanupDeadShim(const Bundle& bundle, const std
                      exit.status().ToString());
     }
   }
-  // A killed shim leaves its socket behind.
-  auto address = bundle.Read("address");
-  if (address.ok()) {
-    std::string socket = address->rfind("unix://", 0) == 0 ? address->substr(7) : *address;
-    struct stat st {};
-    if (!socket.empty() && lstat(socket.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
-      unlink(socket.c_str());
-    }
-  }
+  RemoveShimSocket(bundle);  // a killed shim leaves its socket behind
   Status removed = bundle.Delete();
   if (!removed.ok()) env_.log->Warn("remove bundle " + bundle.path + ": " + removed.ToString());
   return exit;
@@ -331,6 +334,8 @@ Result<ProcessExit> ShimRuntime::Delete(std::string_view ns, std::string_view id
   }
   task->Shutdown();
   task->Close();
+  // A shim told to shut down may exit before it removes its socket.
+  RemoveShimSocket(task->bundle_dir());
   Status removed = task->bundle_dir().Delete();
   if (!removed.ok()) env_.log->Warn("remove bundle " + task->bundle() + ": " + removed.ToString());
   return exit;
@@ -382,6 +387,13 @@ void ShimRuntime::LoadBundle(const Bundle& bundle) {
   auto exit = CleanupDeadShim(bundle, binary.ok() ? *binary : "");
   env_.log->Info("cleaned up the dead shim of task " + name +
                  (exit.ok() ? " (exit status " + std::to_string(exit->exit_status) + ")" : ""));
+  // As after a shim that dies while we serve (OnShimExit): subscribers
+  // inside the daemon learn that the task is gone.
+  ProcessExit e = exit.ok() ? *exit : ProcessExit{0, 255, std::chrono::system_clock::now()};
+  if (env_.events != nullptr) {
+    (void)env_.events->Publish(bundle.ns, "/tasks/exit", PackExit(bundle.id, e));
+    (void)env_.events->Publish(bundle.ns, "/tasks/delete", PackDelete(bundle.id, e));
+  }
 }
 
 }  // namespace berth::runtime_v2

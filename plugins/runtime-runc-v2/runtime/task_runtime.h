@@ -13,13 +13,15 @@
 //
 // Open() walks the bundles left by an earlier run: a shim that answers
 // Connect is reconnected and its task listed again; a dead one is cleaned
-// up. Each repair is logged.
+// up (and /tasks/exit and /tasks/delete published, as containerd's
+// cleanupAfterDeadShim does). Each repair is logged.
 //
 // Thread-safe. Create, Delete and Open block on shims: call them off any
 // event loop (the tasks service runs them on its executor).
 #ifndef BERTH_PLUGINS_RUNTIME_RUNC_V2_RUNTIME_TASK_RUNTIME_H_
 #define BERTH_PLUGINS_RUNTIME_RUNC_V2_RUNTIME_TASK_RUNTIME_H_
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <set>
@@ -46,6 +48,9 @@ struct RuntimeEnv {
   std::string self_exe;                    // -publish-binary; its folder is searched first
   Logger* log = nullptr;                   // outlives the runtime
   std::shared_ptr<EventPublisher> events;  // may be null
+  // How long a shim's `start` may take before its process group is killed
+  // and the Create fails with DeadlineExceeded. Default 60 s.
+  std::chrono::milliseconds shim_start_timeout{60000};
 };
 
 class ShimRuntime final : public TaskRuntime, public std::enable_shared_from_this<ShimRuntime> {

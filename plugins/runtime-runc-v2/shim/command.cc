@@ -91,7 +91,7 @@ void CommandRunner::Run(CommandSpec spec, Done done) {
   envp.push_back(nullptr);
 
   int capture[2] = {-1, -1};
-  bool capturing = spec.stdout_fd < 0 || spec.stderr_fd < 0;
+  bool capturing = !spec.null_output && (spec.stdout_fd < 0 || spec.stderr_fd < 0);
   if (capturing && pipe2(capture, O_CLOEXEC) != 0) {
     std::string err = std::strerror(errno);
     boost::asio::post(io_, [done, err] { done(Status::Unknown("pipe: " + err)); });
@@ -100,8 +100,9 @@ void CommandRunner::Run(CommandSpec spec, Done done) {
   if (capturing) fcntl(capture[0], F_SETFL, O_NONBLOCK);
   int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
   int in = spec.stdin_fd >= 0 ? spec.stdin_fd : null_fd;
-  int out = spec.stdout_fd >= 0 ? spec.stdout_fd : capture[1];
-  int err = spec.stderr_fd >= 0 ? spec.stderr_fd : capture[1];
+  int unset_output = spec.null_output ? null_fd : capture[1];
+  int out = spec.stdout_fd >= 0 ? spec.stdout_fd : unset_output;
+  int err = spec.stderr_fd >= 0 ? spec.stderr_fd : unset_output;
   pid_t parent = getpid();
 
   pid_t pid = fork();

@@ -24,6 +24,10 @@ struct CommandSpec {
   int stdin_fd = -1;
   int stdout_fd = -1;
   int stderr_fd = -1;
+  // Unset stdout and stderr go to /dev/null instead (nothing is captured):
+  // for runc create/exec of a process without stdio, whose descriptors the
+  // container inherits and must outlive the capture.
+  bool null_output = false;
   // Default on: the child gets SIGKILL when the shim dies (as containerd's
   // shim runs runc).
   bool kill_with_parent = true;

@@ -46,6 +46,7 @@ void Runc::RunOrError(std::vector<std::string> args, RuncStdio stdio, std::strin
   spec.stdin_fd = stdio.in;
   spec.stdout_fd = stdio.out;
   spec.stderr_fd = stdio.err;
+  spec.null_output = stdio.container;
   runner_.Run(std::move(spec), [self = shared_from_this(), what = std::move(what),
                                 done = std::move(done)](Result<CommandOutcome> r) {
     if (!r.ok()) return done(r.status().Annotate(what));
@@ -63,7 +64,9 @@ void Runc::Create(const std::string& id, const CreateOptions& o, Done done) {
   if (o.no_pivot) args.push_back("--no-pivot");
   if (o.no_new_keyring) args.push_back("--no-new-keyring");
   args.push_back(id);
-  RunOrError(std::move(args), o.stdio, "OCI runtime create failed", std::move(done));
+  RuncStdio stdio = o.stdio;
+  stdio.container = true;
+  RunOrError(std::move(args), stdio, "OCI runtime create failed", std::move(done));
 }
 
 void Runc::Exec(const std::string& id, const ExecOptions& o, Done done) {
@@ -71,7 +74,9 @@ void Runc::Exec(const std::string& id, const ExecOptions& o, Done done) {
                                    "--detach", "--pid-file", o.pid_file};
   if (!o.console_socket.empty()) args.insert(args.end(), {"--console-socket", o.console_socket});
   args.push_back(id);
-  RunOrError(std::move(args), o.stdio, "OCI runtime exec failed", std::move(done));
+  RuncStdio stdio = o.stdio;
+  stdio.container = true;
+  RunOrError(std::move(args), stdio, "OCI runtime exec failed", std::move(done));
 }
 
 void Runc::Start(const std::string& id, Done done) {

@@ -31,6 +31,8 @@ struct RuncStdio {
   int in = -1;
   int out = -1;
   int err = -1;
+  // -1 means /dev/null, not the capture of runc's output (create, exec).
+  bool container = false;
 };
 
 // Held by shared_ptr: an invocation in flight keeps its Runc.

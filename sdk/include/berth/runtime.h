@@ -125,6 +125,11 @@ class Task {
   // Changes resources (an OCI LinuxResources Any) and annotations.
   virtual Status Update(const Any& resources,
                         const std::map<std::string, std::string>& annotations) = 0;
+  // The task's resource figures as the runtime reports them, e.g. an
+  // io.containerd.cgroups.v1.Metrics (or .v2) message. NotFound when there
+  // is nothing to sample (no cgroup, the task has stopped); NotImplemented
+  // when the runtime does not report them.
+  virtual Result<Any> Stats() = 0;
 };
 
 class TaskRuntime : public virtual Plugin {
