@@ -8,10 +8,6 @@
 // (< 1: berthd is faster); asserts nothing.
 //
 //   api_bench [--n CALLS] [--berthd PATH] [--containerd PATH] [--dir DIR]
-#include <stdlib.h>
-#include <unistd.h>
-
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -28,7 +24,7 @@
 #include "containerd/services/namespaces/v1/namespace.grpc.pb.h"
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "containerd/services/version/v1/version.grpc.pb.h"
-#include "daemon.h"
+#include "run.h"
 
 namespace berth::bench {
 namespace {
@@ -147,12 +143,6 @@ class Client {
   std::string digest_;
 };
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
-}
-
 // Times `n` calls of `name` on each client, in interleaved blocks; latencies
 // in microseconds per client.
 std::vector<std::vector<double>> Measure(std::vector<Client*>& clients, const std::string& name,
@@ -182,63 +172,25 @@ int main(int argc, char** argv) {
   using namespace berth::bench;
   Cleanup::Install();
   CleanupScope cleanup;
-  int n = 2000;
-  std::string berthd = std::string(BERTH_BIN_DIR) + "/berthd";
-  std::string containerd = "/usr/bin/containerd";
-  std::string base = "/var/tmp";  // a real disk: overlay cannot sit on tmpfs/overlay
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i];
-    if (a == "--n") n = std::max(1, std::atoi(argv[i + 1]));
-    else if (a == "--berthd") berthd = argv[i + 1];
-    else if (a == "--containerd") containerd = argv[i + 1];
-    else if (a == "--dir") base = argv[i + 1];
-  }
-  std::string tmpl = base + "/berth-api-bench-XXXXXX";
-  if (mkdtemp(tmpl.data()) == nullptr) {
-    std::perror("mkdtemp");
-    return 1;
-  }
-  const std::string dir = tmpl;
-  Cleanup::AddDir(dir);
+  const Flags flags(argc, argv);
+  const int n = flags.Int("--n", 2000, 1);
+  const DaemonFlags paths = ReadDaemonFlags(flags, BERTH_BIN_DIR);
+  const std::string dir = MakeWorkDir(paths.base, "berth-api-bench");
+  if (dir.empty()) return 1;
   std::printf("api_bench: %d calls of each kind per daemon, interleaved, work folder %s\n", n,
               dir.c_str());
 
-  std::vector<std::string> names = {"berthd"};
-  std::vector<std::unique_ptr<Daemon>> daemons;
-  daemons.push_back(std::make_unique<Daemon>(
-      berthd, dir + "/berthd", "disabled_plugins = [\"io.containerd.gc.v1.scheduler\"]\n"));
-  if (access(containerd.c_str(), X_OK) == 0) {
-    names.push_back("containerd");
-    daemons.push_back(std::make_unique<Daemon>(
-        containerd, dir + "/containerd", "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n"));
-  } else {
-    std::printf("containerd not installed at %s: no comparison\n", containerd.c_str());
-  }
-  std::vector<std::unique_ptr<Client>> owned;
+  DaemonPair daemons = StartDaemons(paths.berthd, paths.containerd, dir, kNoGcToml, kNoCriToml);
+  if (!daemons.WaitServing()) return 1;
+  std::vector<std::unique_ptr<Client>> owned;  // dies before the daemons
   std::vector<Client*> clients;
-  for (std::size_t k = 0; k < daemons.size(); ++k) {
-    if (!daemons[k]->WaitServing()) {
-      std::fprintf(stderr, "%s did not start; see %s\n", names[k].c_str(),
-                   daemons[k]->log().c_str());
-      return 1;
-    }
-    owned.push_back(std::make_unique<Client>(daemons[k]->socket()));
+  for (const auto& daemon : daemons.daemons) {
+    owned.push_back(std::make_unique<Client>(daemon->socket()));
     if (!owned.back()->Setup()) return 1;
     clients.push_back(owned.back().get());
   }
 
-  std::printf("\n%-18s", "call (µs)");
-  for (const std::string& name : names) std::printf(" %12s p50 %8s p99", name.c_str(), "");
-  if (names.size() > 1) std::printf("   berthd/containerd p50");
-  std::printf("\n");
-  for (const std::string& call : kCalls) {
-    auto lat = Measure(clients, call, n);
-    std::printf("%-18s", call.c_str());
-    for (const auto& l : lat) std::printf(" %16.1f %12.1f", Percentile(l, 0.5), Percentile(l, 0.99));
-    if (lat.size() > 1 && Percentile(lat[1], 0.5) > 0) {
-      std::printf("   %.2fx", Percentile(lat[0], 0.5) / Percentile(lat[1], 0.5));
-    }
-    std::printf("\n");
-  }
+  PrintLatencyHeader(18, "call (µs)", daemons.names);
+  for (const std::string& call : kCalls) PrintLatencyRow(18, call, Measure(clients, call, n));
   return 0;
 }

@@ -11,10 +11,7 @@
 //
 //   containers_bench [--n CALLS] [--containers N] [--berthd PATH] [--containerd PATH] [--dir DIR]
 #include <grpcpp/grpcpp.h>
-#include <stdlib.h>
-#include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -24,7 +21,7 @@
 
 #include "cleanup.h"
 #include "containerd/services/containers/v1/containers.grpc.pb.h"
-#include "daemon.h"
+#include "run.h"
 
 namespace berth::bench {
 namespace {
@@ -121,12 +118,6 @@ class Client {
   std::unique_ptr<ctr::Containers::Stub> containers_;
 };
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
-}
-
 // Times call(client, i) for i in [0, n) on each client, in interleaved
 // blocks, after `warm_up` untimed calls (i < 0) on each; latencies in
 // microseconds per client.
@@ -156,55 +147,23 @@ int main(int argc, char** argv) {
   using namespace berth::bench;
   Cleanup::Install();
   CleanupScope cleanup;
-  int n = 2000, present = 100;
-  std::string berthd = std::string(BERTH_BIN_DIR) + "/berthd";
-  std::string containerd = "/usr/bin/containerd";
-  std::string base = "/var/tmp";  // a real disk, as the other daemon benchmarks
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i];
-    if (a == "--n")
-      n = std::max(1, std::atoi(argv[i + 1]));
-    else if (a == "--containers")
-      present = std::max(1, std::atoi(argv[i + 1]));
-    else if (a == "--berthd")
-      berthd = argv[i + 1];
-    else if (a == "--containerd")
-      containerd = argv[i + 1];
-    else if (a == "--dir")
-      base = argv[i + 1];
-  }
-  std::string tmpl = base + "/berth-containers-bench-XXXXXX";
-  if (mkdtemp(tmpl.data()) == nullptr) {
-    std::perror("mkdtemp");
-    return 1;
-  }
-  const std::string dir = tmpl;
-  Cleanup::AddDir(dir);
+  const Flags flags(argc, argv);
+  const int n = flags.Int("--n", 2000, 1);
+  const int present = flags.Int("--containers", 100, 1);
+  const DaemonFlags paths = ReadDaemonFlags(flags, BERTH_BIN_DIR);
+  const std::string dir = MakeWorkDir(paths.base, "berth-containers-bench");
+  if (dir.empty()) return 1;
   std::printf(
       "containers_bench: %d calls of each kind per daemon, interleaved, %d containers "
       "present, work folder %s\n",
       n, present, dir.c_str());
 
-  std::vector<std::string> names = {"berthd"};
-  std::vector<std::unique_ptr<Daemon>> daemons;
-  daemons.push_back(std::make_unique<Daemon>(
-      berthd, dir + "/berthd", "disabled_plugins = [\"io.containerd.gc.v1.scheduler\"]\n"));
-  if (access(containerd.c_str(), X_OK) == 0) {
-    names.push_back("containerd");
-    daemons.push_back(std::make_unique<Daemon>(
-        containerd, dir + "/containerd", "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n"));
-  } else {
-    std::printf("containerd not installed at %s: no comparison\n", containerd.c_str());
-  }
-  std::vector<std::unique_ptr<Client>> owned;
+  DaemonPair daemons = StartDaemons(paths.berthd, paths.containerd, dir, kNoGcToml, kNoCriToml);
+  if (!daemons.WaitServing()) return 1;
+  std::vector<std::unique_ptr<Client>> owned;  // dies before the daemons
   std::vector<Client*> clients;
-  for (std::size_t k = 0; k < daemons.size(); ++k) {
-    if (!daemons[k]->WaitServing()) {
-      std::fprintf(stderr, "%s did not start; see %s\n", names[k].c_str(),
-                   daemons[k]->log().c_str());
-      return 1;
-    }
-    owned.push_back(std::make_unique<Client>(daemons[k]->socket()));
+  for (const auto& daemon : daemons.daemons) {
+    owned.push_back(std::make_unique<Client>(daemon->socket()));
     clients.push_back(owned.back().get());
     for (int i = 0; i < present; ++i) {
       if (!clients.back()->Create("base-" + std::to_string(i))) return 1;
@@ -226,19 +185,7 @@ int main(int argc, char** argv) {
       {"Create", [&](Client& c, int i) { return c.Create(new_id(i)); }},
       {"Delete", [&](Client& c, int i) { return c.Delete(new_id(i)); }},
   };
-  std::printf("\n%-10s", "call (µs)");
-  for (const std::string& name : names) std::printf(" %12s p50 %8s p99", name.c_str(), "");
-  if (names.size() > 1) std::printf("   berthd/containerd p50");
-  std::printf("\n");
-  for (const Call& call : calls) {
-    auto lat = Measure(clients, n, 20, call.run);
-    std::printf("%-10s", call.name);
-    for (const auto& l : lat)
-      std::printf(" %16.1f %12.1f", Percentile(l, 0.5), Percentile(l, 0.99));
-    if (lat.size() > 1 && Percentile(lat[1], 0.5) > 0) {
-      std::printf("   %.2fx", Percentile(lat[0], 0.5) / Percentile(lat[1], 0.5));
-    }
-    std::printf("\n");
-  }
+  PrintLatencyHeader(10, "call (µs)", daemons.names);
+  for (const Call& call : calls) PrintLatencyRow(10, call.name, Measure(clients, n, 20, call.run));
   return 0;
 }

@@ -12,10 +12,7 @@
 //
 //   events_bench [--n EVENTS] [--subs N] [--berthd PATH] [--containerd PATH] [--dir DIR]
 #include <grpcpp/grpcpp.h>
-#include <stdlib.h>
-#include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -26,7 +23,7 @@
 #include "berth/mutex.h"
 #include "cleanup.h"
 #include "containerd/services/events/v1/events.grpc.pb.h"
-#include "daemon.h"
+#include "run.h"
 
 namespace berth::bench {
 namespace {
@@ -205,12 +202,6 @@ class Client {
   std::vector<std::unique_ptr<Subscriber>> subs_;  // before tally_ dies: see ~Client
 };
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
-}
-
 struct Latencies {
   std::vector<double> first, last;
 };
@@ -251,61 +242,29 @@ int main(int argc, char** argv) {
   using namespace berth::bench;
   Cleanup::Install();
   CleanupScope cleanup;
-  int n = 2000, many = 100;
-  std::string berthd = std::string(BERTH_BIN_DIR) + "/berthd";
-  std::string containerd = "/usr/bin/containerd";
-  std::string base = "/var/tmp";  // as api_bench: overlay cannot sit on tmpfs/overlay
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i];
-    if (a == "--n")
-      n = std::max(1, std::atoi(argv[i + 1]));
-    else if (a == "--subs")
-      many = std::max(1, std::atoi(argv[i + 1]));
-    else if (a == "--berthd")
-      berthd = argv[i + 1];
-    else if (a == "--containerd")
-      containerd = argv[i + 1];
-    else if (a == "--dir")
-      base = argv[i + 1];
-  }
-  std::string tmpl = base + "/berth-events-bench-XXXXXX";
-  if (mkdtemp(tmpl.data()) == nullptr) {
-    std::perror("mkdtemp");
-    return 1;
-  }
-  const std::string dir = tmpl;
-  Cleanup::AddDir(dir);
+  const Flags flags(argc, argv);
+  const int n = flags.Int("--n", 2000, 1);
+  const int many = flags.Int("--subs", 100, 1);
+  const DaemonFlags paths = ReadDaemonFlags(flags, BERTH_BIN_DIR);
+  const std::string dir = MakeWorkDir(paths.base, "berth-events-bench");
+  if (dir.empty()) return 1;
   std::printf(
       "events_bench: %d events per daemon and subscriber count, interleaved, work "
       "folder %s\n",
       n, dir.c_str());
 
-  std::vector<std::string> names = {"berthd"};
-  std::vector<std::unique_ptr<Daemon>> daemons;
-  daemons.push_back(std::make_unique<Daemon>(
-      berthd, dir + "/berthd", "disabled_plugins = [\"io.containerd.gc.v1.scheduler\"]\n"));
-  if (access(containerd.c_str(), X_OK) == 0) {
-    names.push_back("containerd");
-    daemons.push_back(std::make_unique<Daemon>(
-        containerd, dir + "/containerd", "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n"));
-  } else {
-    std::printf("containerd not installed at %s: no comparison\n", containerd.c_str());
-  }
+  DaemonPair daemons = StartDaemons(paths.berthd, paths.containerd, dir, kNoGcToml, kNoCriToml);
+  if (!daemons.WaitServing()) return 1;
   std::vector<std::unique_ptr<Client>> owned;  // dies before the daemons
   std::vector<Client*> clients;
-  for (std::size_t k = 0; k < daemons.size(); ++k) {
-    if (!daemons[k]->WaitServing()) {
-      std::fprintf(stderr, "%s did not start; see %s\n", names[k].c_str(),
-                   daemons[k]->log().c_str());
-      return 1;
-    }
-    owned.push_back(std::make_unique<Client>(daemons[k]->socket()));
+  for (const auto& daemon : daemons.daemons) {
+    owned.push_back(std::make_unique<Client>(daemon->socket()));
     clients.push_back(owned.back().get());
   }
 
   std::printf("\n%-12s %-14s", "subscribers", "latency (µs)");
-  for (const std::string& name : names) std::printf(" %12s", name.c_str());
-  if (names.size() > 1) std::printf("   berthd/containerd");
+  for (const std::string& name : daemons.names) std::printf(" %12s", name.c_str());
+  if (daemons.has_containerd()) std::printf("   berthd/containerd");
   std::printf("\n");
   std::vector<int> counts = {1};
   if (many > 1) counts.push_back(many);

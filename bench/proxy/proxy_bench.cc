@@ -41,6 +41,7 @@
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "daemon.h"
 #include "overlay.h"
+#include "run.h"
 
 namespace berth::bench {
 namespace {
@@ -312,31 +313,15 @@ int main(int argc, char** argv) {
   using namespace berth::bench;
   Cleanup::Install();
   CleanupScope cleanup;
-  int n = 500;
-  std::string berthd = std::string(BERTH_BIN_DIR) + "/berthd";
-  std::string snapshotter = std::string(BERTH_BIN_DIR) + "/berth-snapshotter";
-  std::string containerd = "/usr/bin/containerd";
-  std::string base = "/var/tmp";  // a real disk: overlay cannot sit on tmpfs/overlay
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i];
-    if (a == "--n")
-      n = std::max(1, std::atoi(argv[i + 1]));
-    else if (a == "--berthd")
-      berthd = argv[i + 1];
-    else if (a == "--containerd")
-      containerd = argv[i + 1];
-    else if (a == "--snapshotter")
-      snapshotter = argv[i + 1];
-    else if (a == "--dir")
-      base = argv[i + 1];
-  }
-  std::string tmpl = base + "/berth-proxy-bench-XXXXXX";
-  if (mkdtemp(tmpl.data()) == nullptr) {
-    std::perror("mkdtemp");
-    return 1;
-  }
-  const std::string dir = tmpl;
-  Cleanup::AddDir(dir);
+  const Flags flags(argc, argv);
+  const int n = flags.Int("--n", 500, 1);
+  const DaemonFlags paths = ReadDaemonFlags(flags, BERTH_BIN_DIR);
+  const std::string& berthd = paths.berthd;
+  const std::string& containerd = paths.containerd;
+  const std::string snapshotter =
+      flags.Str("--snapshotter", std::string(BERTH_BIN_DIR) + "/berth-snapshotter");
+  const std::string dir = MakeWorkDir(paths.base, "berth-proxy-bench");
+  if (dir.empty()) return 1;
   std::printf("proxy_bench: %d calls each (after %d unmeasured), work folder %s\n", n, kWarmup,
               dir.c_str());
 
@@ -374,8 +359,7 @@ int main(int argc, char** argv) {
   }
   std::vector<SnapshotFigures> c;
   if (access(containerd.c_str(), X_OK) == 0) {
-    c = ThroughDaemon("containerd", containerd, dir + "/containerd",
-                      "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n" + peer_toml, n);
+    c = ThroughDaemon("containerd", containerd, dir + "/containerd", kNoCriToml + peer_toml, n);
     if (c.size() == 2) {
       Header("snapshots through containerd (" + containerd + ")");
       Row("Stat     overlayfs, in-process plugin", c[0].stat);

@@ -31,6 +31,7 @@
 #include "berth/ttrpc/server.h"
 #include "cleanup.h"
 #include "daemon.h"
+#include "run.h"
 
 namespace berth::bench {
 namespace {
@@ -88,12 +89,6 @@ struct Figures {
 struct Side {
   Figures serial, concurrent;
 };
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
-}
 
 double Micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
 
@@ -263,28 +258,13 @@ int main(int argc, char** argv) {
   using namespace berth::bench;
   Cleanup::Install();
   CleanupScope cleanup;
-  int n = 20000, callers = 8, payload = 64, rounds = 4;
-  std::string base = "/tmp";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i];
-    if (a == "--n")
-      n = std::max(1, std::atoi(argv[i + 1]));
-    else if (a == "--callers")
-      callers = std::max(1, std::atoi(argv[i + 1]));
-    else if (a == "--payload")
-      payload = std::max(0, std::atoi(argv[i + 1]));
-    else if (a == "--rounds")
-      rounds = std::max(1, std::atoi(argv[i + 1]));
-    else if (a == "--dir")
-      base = argv[i + 1];
-  }
-  std::string tmpl = base + "/berth-ttrpc-bench-XXXXXX";
-  if (mkdtemp(tmpl.data()) == nullptr) {
-    std::perror("mkdtemp");
-    return 1;
-  }
-  const std::string dir = tmpl;
-  Cleanup::AddDir(dir);
+  const Flags flags(argc, argv);
+  const int n = flags.Int("--n", 20000, 1);
+  const int callers = flags.Int("--callers", 8, 1);
+  const int payload = flags.Int("--payload", 64, 0);
+  const int rounds = flags.Int("--rounds", 4, 1);
+  const std::string dir = MakeWorkDir(flags.Str("--dir", "/tmp"), "berth-ttrpc-bench");
+  if (dir.empty()) return 1;
   const int per_round = std::max(1, n / rounds);
   std::printf(
       "ttrpc_bench: Echo of %d bytes, %d calls per run in %d rounds, %d concurrent "

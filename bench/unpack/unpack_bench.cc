@@ -17,8 +17,6 @@
 //   unpack_bench [--layers N] [--mib MIB_PER_LAYER] [--berthd PATH]
 //                [--containerd PATH] [--dir DIR]
 #include <grpcpp/grpcpp.h>
-#include <stdlib.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -33,6 +31,7 @@
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "daemon.h"
 #include "image_gen.h"
+#include "run.h"
 
 namespace berth::bench {
 namespace {
@@ -147,31 +146,12 @@ int main(int argc, char** argv) {
   using namespace berth::bench;
   Cleanup::Install();
   CleanupScope cleanup;
-  int layers = 5;
-  int mib = 51;
-  std::string berthd = std::string(BERTH_BIN_DIR) + "/berthd";
-  std::string containerd = "/usr/bin/containerd";
-  std::string base = "/var/tmp";  // a real disk: overlay cannot sit on tmpfs or overlay
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i];
-    if (a == "--layers")
-      layers = std::max(1, std::atoi(argv[i + 1]));
-    else if (a == "--mib")
-      mib = std::max(1, std::atoi(argv[i + 1]));
-    else if (a == "--berthd")
-      berthd = argv[i + 1];
-    else if (a == "--containerd")
-      containerd = argv[i + 1];
-    else if (a == "--dir")
-      base = argv[i + 1];
-  }
-  std::string tmpl = base + "/berth-unpack-bench-XXXXXX";
-  if (mkdtemp(tmpl.data()) == nullptr) {
-    std::perror("mkdtemp");
-    return 1;
-  }
-  const std::string dir = tmpl;
-  Cleanup::AddDir(dir);
+  const Flags flags(argc, argv);
+  const int layers = flags.Int("--layers", 5, 1);
+  const int mib = flags.Int("--mib", 51, 1);
+  const DaemonFlags paths = ReadDaemonFlags(flags, BERTH_BIN_DIR);
+  const std::string dir = MakeWorkDir(paths.base, "berth-unpack-bench");
+  if (dir.empty()) return 1;
 
   GeneratedImage image;
   const double gen_s = Timed([&] { return GenerateImage(dir, layers, mib, &image); });
@@ -191,24 +171,11 @@ int main(int argc, char** argv) {
   const double limit_s = LimitSeconds(image, dir);
   if (limit_s < 0) return 1;
 
-  std::vector<std::string> names = {"berthd"};
-  std::vector<std::unique_ptr<Daemon>> daemons;
-  daemons.push_back(std::make_unique<Daemon>(berthd, dir + "/berthd", ""));
-  if (access(containerd.c_str(), X_OK) == 0) {
-    names.push_back("containerd");
-    daemons.push_back(std::make_unique<Daemon>(
-        containerd, dir + "/containerd", "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n"));
-  } else {
-    std::printf("containerd not installed at %s: no comparison\n", containerd.c_str());
-  }
+  DaemonPair pair = StartDaemons(paths.berthd, paths.containerd, dir, "", kNoCriToml);
+  if (!pair.WaitServing()) return 1;
+  const std::vector<std::string>& names = pair.names;
+  std::vector<std::unique_ptr<Daemon>>& daemons = pair.daemons;
   std::vector<Figures> figures(daemons.size());
-  for (std::size_t k = 0; k < daemons.size(); ++k) {
-    if (!daemons[k]->WaitServing()) {
-      std::fprintf(stderr, "%s did not start; see %s\n", names[k].c_str(),
-                   daemons[k]->log().c_str());
-      return 1;
-    }
-  }
   // Apply first on every daemon, then import with unpack on every daemon:
   // each phase meets the page cache in the same state on both.
   for (std::size_t k = 0; k < daemons.size(); ++k) {
