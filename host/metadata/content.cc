@@ -188,7 +188,7 @@ std::string NamespacedContentStore::BackendRef(std::string_view ns,
 
 Result<ContentInfo> NamespacedContentStore::Info(std::string_view ns,
                                                  std::string_view digest) {
-  BERTH_RETURN_IF_ERROR(ValidateLookupDigest(digest));
+  BERTH_RETURN_IF_ERROR(ValidateDigest(digest));
   auto v = db_->Get(keys::ContentBlob(ns, digest));
   if (!v.ok()) return v.status();
   if (!v->has_value()) return Status::NotFound("content " + std::string(digest));
@@ -198,7 +198,7 @@ Result<ContentInfo> NamespacedContentStore::Info(std::string_view ns,
 Result<ContentInfo> NamespacedContentStore::Update(
     std::string_view ns, const ContentInfo& info,
     const std::vector<std::string>& fieldpaths) {
-  BERTH_RETURN_IF_ERROR(ValidateLookupDigest(info.digest));
+  BERTH_RETURN_IF_ERROR(ValidateDigest(info.digest));
   ContentInfo updated;
   bool dropped_gc_label = false;
   {
@@ -246,7 +246,7 @@ Status NamespacedContentStore::Walk(
 
 Status NamespacedContentStore::Delete(std::string_view ns, std::string_view digest,
                                       std::string_view lease) {
-  BERTH_RETURN_IF_ERROR(ValidateLookupDigest(digest));
+  BERTH_RETURN_IF_ERROR(ValidateDigest(digest));
   {
     ReaderLock collect(&db_->collection_mutex());
     MutexLock lock(&db_->write_mutex());
