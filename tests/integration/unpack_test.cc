@@ -174,7 +174,10 @@ std::string TreeDiff(const std::map<std::string, Node>& want,
                      const std::map<std::string, Node>& got, const std::string& want_name = "want",
                      const std::string& got_name = "got") {
   std::ostringstream out;
-  for (const auto& [path, w] : want) {
+  for (const auto& entry : want) {
+    // A named reference, not a structured binding: clang 14 cannot capture bindings.
+    const std::string& path = entry.first;
+    const Node& w = entry.second;
     auto it = got.find(path);
     if (it == got.end()) {
       out << path << ": only in " << want_name << " (" << TypeName(w.type) << ")\n";
