@@ -157,6 +157,14 @@ Status ValidateContainer(const Container& c) {
     return Status::InvalidArgument(
         "container.Snapshotter must be set if container.SnapshotKey is set");
   }
+  cpb::Container wire;
+  ToProto(c, &wire);
+  if (std::size_t size = wire.ByteSizeLong(); size > kMaxContainerRecordSize) {
+    return Status::InvalidArgument("container record of " + std::to_string(size) +
+                                   " bytes exceeds the maximum of " +
+                                   std::to_string(kMaxContainerRecordSize) +
+                                   " bytes (the maximum message size, less 64 KiB)");
+  }
   return Status::Ok();
 }
 

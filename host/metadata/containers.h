@@ -68,8 +68,18 @@ class ContainerRecords {
 // ..."), extension keys are not empty, labels are valid ("containers.Labels:
 // ..."), runtime.name is set ("container.Runtime.Name must be set"), the spec
 // is set ("container.Spec must be set"), and a snapshot key comes with a
-// snapshotter. InvalidArgument otherwise.
+// snapshotter. InvalidArgument otherwise. berth adds: the record, in its wire
+// form, is at most kMaxContainerRecordSize bytes ("container record of N
+// bytes exceeds the maximum of M bytes ..."), so a Create or Update that
+// would grow it past the maximum message size is refused before it is
+// stored, not stored and then reported failed (containerd's behaviour).
 Status ValidateContainer(const Container& c);
+
+// The largest container record: containerd's default maximum message size
+// (16 MiB, [grpc] max_send_message_size) less 64 KiB for the rest of a
+// response. Labels alone are bounded lower (kMaxLabelsSize); the spec and
+// extensions (extensions.<key> updates add up) are what reach this.
+inline constexpr std::size_t kMaxContainerRecordSize = (16 << 20) - (64 << 10);
 
 // The stored and wire forms. An empty Any (no type URL, no bytes) is an
 // unset message both ways.

@@ -203,6 +203,40 @@ TEST_F(ContainersTest, UpdateAppliesFieldMasks) {
   ExpectUpdateNeedsAStoredKey(change, {"image"});
 }
 
+// An update that would grow the record past the maximum message size is
+// refused before it is stored (issue 15 part 3: it used to be stored, and
+// its response then failed). Extensions added one by one reach it.
+TEST_F(ContainersTest, UpdatePastTheMessageSizeIsRefusedUnapplied) {
+  ASSERT_TRUE(records().Create("ns", Sample("big")).ok());
+  const std::string chunk(4 << 20, 'x');
+  Container change;
+  change.id = "big";
+  for (int i = 0; i < 3; ++i) {
+    change.extensions = {{"e" + std::to_string(i), Any{"t", chunk}}};
+    ASSERT_TRUE(records().Update("ns", change, {"extensions.e" + std::to_string(i)}).ok());
+  }
+  change.extensions = {{"e3", Any{"t", chunk}}};
+  auto refused = records().Update("ns", change, {"extensions.e3"});
+  ASSERT_TRUE(refused.status().Is(Code::kInvalidArgument)) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find(std::to_string(kMaxContainerRecordSize)),
+            std::string::npos)
+      << refused.status().ToString();
+  auto stored = records().Get("ns", "big");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->extensions.size(), 3u) << "the refused update was not applied";
+
+  // Labels are bounded per record well below it.
+  Container labels;
+  labels.id = "big";
+  std::vector<std::string> paths;
+  for (int i = 0; i < 300; ++i) {
+    labels.labels["l" + std::to_string(i)] = std::string(4000, 'v');
+    paths.push_back("labels.l" + std::to_string(i));
+  }
+  auto too_many = records().Update("ns", labels, paths);
+  EXPECT_TRUE(too_many.status().Is(Code::kInvalidArgument)) << too_many.status().ToString();
+}
+
 TEST_F(ContainersTest, FullReplaceKeepsImmutableFields) {
   Container c = Sample("c");
   c.snapshotter = "overlayfs";

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "berth/grpc/unserved.h"
 #include "berth/unix_socket.h"
 
 namespace berth::host {
@@ -92,33 +93,30 @@ Status GrpcServer::Start(const std::vector<grpc::Service*>& services) {
 
   // Process-wide switch read by the builder's constructor.
   grpc::EnableDefaultHealthCheckService(options_.health_check);
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort("unix:" + options_.address,
-                           grpc::InsecureServerCredentials());
-  builder.SetMaxReceiveMessageSize(ClampSize(options_.max_recv_message_size));
-  builder.SetMaxSendMessageSize(ClampSize(options_.max_send_message_size));
-  for (grpc::Service* service : services) builder.RegisterService(service);
-
-  server_ = builder.BuildAndStart();
-  if (!server_) {
-    return Status::Unavailable("failed to serve gRPC on " + options_.address);
+  // The socket gets its mode and owner before anyone can connect
+  // (PublishSocket): gRPC binds it in a private folder, then it is moved
+  // into place. Binding under a narrowed umask would do too, but the umask
+  // is process-wide and other threads (plugins) already create files.
+  Status published = PublishSocket(
+      options_.address, 0660, static_cast<uid_t>(options_.uid), static_cast<gid_t>(options_.gid),
+      [&](const std::string& private_path) -> Status {
+        grpc::ServerBuilder builder;
+        builder.AddListeningPort("unix:" + private_path, grpc::InsecureServerCredentials());
+        builder.SetMaxReceiveMessageSize(ClampSize(options_.max_recv_message_size));
+        builder.SetMaxSendMessageSize(ClampSize(options_.max_send_message_size));
+        for (grpc::Service* service : services) builder.RegisterService(service);
+        unserved_ = std::make_unique<grpc_util::UnservedRequests>();
+        unserved_->AddTo(builder);
+        server_ = builder.BuildAndStart();
+        if (!server_) return Status::Unavailable("failed to serve gRPC on " + options_.address);
+        return Status::Ok();
+      });
+  if (!published.ok()) {
+    Stop(std::chrono::milliseconds(0));
+    return published;
   }
   if (options_.health_check && server_->GetHealthCheckService() != nullptr) {
     server_->GetHealthCheckService()->SetServingStatus(true);
-  }
-
-  if (::chmod(options_.address.c_str(), 0660) != 0) {
-    Status s =
-        Status::Unknown("chmod " + options_.address + ": " + Errno(errno));
-    Stop(std::chrono::milliseconds(0));
-    return s;
-  }
-  if (::chown(options_.address.c_str(), static_cast<uid_t>(options_.uid),
-              static_cast<gid_t>(options_.gid)) != 0) {
-    Status s =
-        Status::Unknown("chown " + options_.address + ": " + Errno(errno));
-    Stop(std::chrono::milliseconds(0));
-    return s;
   }
   return Status::Ok();
 }
@@ -131,6 +129,7 @@ void GrpcServer::Stop(std::chrono::milliseconds drain) {
   server_->Shutdown(std::chrono::system_clock::now() + drain);
   server_->Wait();
   server_.reset();
+  unserved_.reset();
   ::unlink(options_.address.c_str());
 }
 

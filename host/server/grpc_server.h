@@ -2,8 +2,10 @@
 //
 // Start() prepares the socket path (makes its folder, clears a stale socket,
 // refuses one a live server answers on), enables grpc.health.v1.Health when
-// asked, registers the given services in order, and serves; then sets the
-// socket to mode 0660 and the configured owner. Stop() stops accepting,
+// asked, registers the given services in order, and serves on a socket that
+// has mode 0660 and the configured owner before it can be reached
+// (PublishSocket in berth/unix_socket.h). Requests that do not parse and
+// unknown methods get containerd's answers (berth/grpc/unserved.h). Stop() stops accepting,
 // drains in-flight calls until a deadline (then cancels the rest), marks
 // health NOT_SERVING, and removes the socket.
 //
@@ -24,6 +26,10 @@ namespace grpc {
 class Server;
 class Service;
 }  // namespace grpc
+
+namespace berth::grpc_util {
+class UnservedRequests;
+}  // namespace berth::grpc_util
 
 namespace berth::host {
 
@@ -61,6 +67,8 @@ class GrpcServer {
 
  private:
   GrpcServerOptions options_;
+  // Answers unparsable requests and unknown methods; outlives server_.
+  std::unique_ptr<grpc_util::UnservedRequests> unserved_;
   std::unique_ptr<grpc::Server> server_;
 };
 

@@ -1,6 +1,8 @@
 #include "server/ttrpc_server.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -11,6 +13,7 @@
 #include <utility>
 
 #include "berth/runner/log.h"
+#include "berth/unix_socket.h"
 #include "server/grpc_server.h"
 
 namespace berth::host {
@@ -63,16 +66,33 @@ Status TtrpcServer::Start(const std::vector<TtrpcServicePlugin*>& plugins) {
   return Status::Ok();
 }
 
+// The socket gets its mode and owner before anyone can connect
+// (PublishSocket); it is bound and listening in a private folder, then moved
+// into place and handed to the server.
 Status TtrpcServer::Listen() {
-  BERTH_RETURN_IF_ERROR(server_->Listen(options_.address));
-  if (::chmod(options_.address.c_str(), 0660) != 0) {
-    return Status::Unknown("chmod " + options_.address + ": " + Errno(errno));
+  int fd = -1;
+  Status s = PublishSocket(
+      options_.address, 0660, static_cast<uid_t>(options_.uid), static_cast<gid_t>(options_.gid),
+      [&fd](const std::string& private_path) -> Status {
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::memcpy(addr.sun_path, private_path.data(), private_path.size());
+        fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) return Status::Unknown("socket: " + Errno(errno));
+        if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
+          return Status::Unknown("bind " + private_path + ": " + Errno(errno));
+        }
+        if (::listen(fd, SOMAXCONN) != 0) {
+          return Status::Unknown("listen " + private_path + ": " + Errno(errno));
+        }
+        return Status::Ok();
+      });
+  if (!s.ok()) {
+    if (fd >= 0) ::close(fd);
+    return s;
   }
-  if (::chown(options_.address.c_str(), static_cast<uid_t>(options_.uid),
-              static_cast<gid_t>(options_.gid)) != 0) {
-    return Status::Unknown("chown " + options_.address + ": " + Errno(errno));
-  }
-  return Status::Ok();
+  s = server_->ServeFd(fd);  // owns fd from here, on success or not
+  return s;
 }
 
 void TtrpcServer::Stop(std::chrono::milliseconds drain) {

@@ -4,7 +4,8 @@
 // Start() prepares the socket path as the gRPC server does (folder 0711, a
 // stale socket replaced, a live one or a non-socket refused, a path longer
 // than sun_path refused), lets each service plugin register its methods,
-// listens, sets the socket to mode 0660 and the configured owner, and runs
+// listens on a socket that has mode 0660 and the configured owner before
+// anyone can reach it (PublishSocket in berth/unix_socket.h), and runs
 // the server on a thread of its own: ttrpc work never runs on gRPC's
 // threads, and gRPC's never wait for it. Stop() stops accepting, drains the
 // calls in flight (bounded), joins the thread and removes the socket.

@@ -21,13 +21,20 @@ Status ValidateRef(std::string_view ref) {
 }
 
 Status ValidateLabels(const Labels& labels) {
+  std::size_t total = 0;
   for (const auto& [k, v] : labels) {
+    total += k.size() + v.size();
     if (k.empty()) return Status::InvalidArgument("label key must not be empty");
     if (k.size() + v.size() > kMaxLabelSize) {
       return Status::InvalidArgument(
           "label key and value greater than maximum size (" +
           std::to_string(kMaxLabelSize) + " bytes), key: " + k.substr(0, 80));
     }
+  }
+  if (total > kMaxLabelsSize) {
+    return Status::InvalidArgument("labels total " + std::to_string(total) +
+                                   " bytes, more than the maximum of " +
+                                   std::to_string(kMaxLabelsSize) + " bytes per record");
   }
   return Status::Ok();
 }

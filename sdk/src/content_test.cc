@@ -26,6 +26,16 @@ TEST(ContentTest, ValidateLabels) {
   EXPECT_TRUE(ValidateLabels({{"k", std::string(kMaxLabelSize, 'v')}})
                   .Is(Code::kInvalidArgument));
   EXPECT_TRUE(ValidateLabels({{"", "v"}}).Is(Code::kInvalidArgument));
+  // All labels together: at most kMaxLabelsSize bytes.
+  Labels many;
+  for (std::size_t i = 0; many.size() * kMaxLabelSize < kMaxLabelsSize; ++i) {
+    many["k" + std::to_string(i)] = std::string(kMaxLabelSize - 8, 'v');
+  }
+  EXPECT_TRUE(ValidateLabels(many).ok());
+  many["one-more"] = std::string(kMaxLabelSize - 8, 'v');
+  Status s = ValidateLabels(many);
+  EXPECT_TRUE(s.Is(Code::kInvalidArgument));
+  EXPECT_NE(s.message().find(std::to_string(kMaxLabelsSize)), std::string::npos) << s.ToString();
 }
 
 TEST(ContentTest, ApplyLabelUpdate) {

@@ -36,6 +36,25 @@ Status ValidateDigest(std::string_view digest) {
   return Status::Ok();
 }
 
+Status ValidateLookupDigest(std::string_view digest) {
+  Status valid = ValidateDigest(digest);
+  if (valid.ok()) return valid;
+  struct Algorithm {
+    std::string_view prefix;
+    std::size_t hex_length;
+  };
+  for (const Algorithm& a : {Algorithm{"sha384:", 96}, Algorithm{"sha512:", 128}}) {
+    if (digest.substr(0, a.prefix.size()) != a.prefix) continue;
+    std::string_view hex = digest.substr(a.prefix.size());
+    if (hex.size() != a.hex_length) return valid;
+    for (char c : hex) {
+      if (!IsLowerHex(c)) return valid;
+    }
+    return Status::NotFound("content digest " + std::string(digest) + ": not found");
+  }
+  return valid;
+}
+
 std::string_view DigestHex(std::string_view digest) {
   assert(ValidateDigest(digest).ok());
   return digest.substr(kSha256Prefix.size());

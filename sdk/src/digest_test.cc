@@ -55,5 +55,17 @@ TEST(DigestTest, Validate) {
   }
 }
 
+// containerd takes sha384 and sha512 digests; a lookup of one finds nothing.
+TEST(DigestTest, ValidateLookup) {
+  EXPECT_TRUE(ValidateLookupDigest(kAbc).ok());
+  EXPECT_TRUE(ValidateLookupDigest("sha512:" + std::string(128, 'a')).Is(Code::kNotFound));
+  EXPECT_TRUE(ValidateLookupDigest("sha384:" + std::string(96, '0')).Is(Code::kNotFound));
+  EXPECT_TRUE(
+      ValidateLookupDigest("sha512:" + std::string(127, 'a')).Is(Code::kInvalidArgument));
+  EXPECT_TRUE(
+      ValidateLookupDigest("sha512:" + std::string(127, 'a') + "G").Is(Code::kInvalidArgument));
+  EXPECT_TRUE(ValidateLookupDigest("md5:" + std::string(32, 'a')).Is(Code::kInvalidArgument));
+}
+
 }  // namespace
 }  // namespace berth

@@ -122,12 +122,19 @@ class ContentStore : public virtual Plugin {
 inline constexpr std::size_t kMaxRefLength = 1024;
 // Longest key plus value of one label, as containerd limits it.
 inline constexpr std::size_t kMaxLabelSize = 4096;
+// Most bytes (keys plus values) all labels of one record may hold. containerd
+// has no such bound; berth has one so that no record's labels can grow it
+// past the maximum message size (16 MiB by default), where its update would
+// be stored and its response then fail, and so that one record cannot pin
+// tens of megabytes in every request that touches it.
+inline constexpr std::size_t kMaxLabelsSize = 1 << 20;
 
 // InvalidArgument for an empty ref or one over kMaxRefLength. Any other ref
 // is fine (containerd's rule): refs are names, and an implementation must
 // never make a path of one (content-local hashes it).
 Status ValidateRef(std::string_view ref);
-// InvalidArgument for an empty key or key plus value over kMaxLabelSize.
+// InvalidArgument for an empty key, key plus value over kMaxLabelSize, or
+// all keys plus values over kMaxLabelsSize (the message names the limit).
 Status ValidateLabels(const Labels& labels);
 
 // Applies a containerd-style field-mask update of labels: "labels" replaces

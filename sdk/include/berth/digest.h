@@ -21,6 +21,13 @@ inline constexpr std::size_t kSha256HexLength = 64;
 // InvalidArgument otherwise, e.g. `invalid digest "sha256:xyz": ...`.
 Status ValidateDigest(std::string_view digest);
 
+// For a digest that only names content to look up (Info, Update, Read,
+// Delete): OK when ValidateDigest is; NotFound "content digest <d>: not
+// found" for a well-formed sha384 or sha512 digest, which containerd accepts
+// but no berth store can hold (content is sha256-addressed); otherwise
+// ValidateDigest's InvalidArgument.
+Status ValidateLookupDigest(std::string_view digest);
+
 // The hex part of a digest. REQUIRES: ValidateDigest(digest).ok().
 std::string_view DigestHex(std::string_view digest);
 

@@ -16,6 +16,7 @@
 #include "berth/digest.h"
 #include "berth/grpc/convert.h"
 #include "berth/grpc/serve.h"
+#include "berth/grpc/unserved.h"
 #include "berth/locality.h"
 #include "containerd/services/content/v1/content.grpc.pb.h"
 #include "server_util.h"
@@ -80,7 +81,7 @@ class ReadReactor final : public grpc::ServerWriteReactor<content_pb::ReadConten
 
  private:
   grpc::Status Open(const ContentResolver& resolve, const content_pb::ReadContentRequest& req) {
-    if (Status s = ValidateDigest(req.digest()); !s.ok()) return ToGrpc(s);
+    if (Status s = ValidateLookupDigest(req.digest()); !s.ok()) return ToGrpc(s);
     auto store = Guard([&] { return resolve(call_); });
     if (!store.ok()) return ToGrpc(store.status());
     auto info = Guard([&] { return (*store)->Info(req.digest()); });
@@ -139,12 +140,17 @@ class ReadReactor final : public grpc::ServerWriteReactor<content_pb::ReadConten
 // ends the stream. A declared `expected` that is already stored aborts the
 // ingest with AlreadyExists. The writer (and its ref lock) is released when
 // the stream ends, however it ends; the ingest stays for a later resume.
-class WriteReactor final : public grpc::ServerBidiReactor<content_pb::WriteContentRequest,
-                                                          content_pb::WriteContentResponse> {
+//
+// Messages travel raw and are parsed here (ParseRequest): gRPC reports a
+// message that fails to parse to a typed reactor exactly as a clean end of
+// the stream, so the client would see OK. One that fails to parse ends the
+// stream with Internal "error unmarshalling request" (or InvalidArgument
+// naming a field with invalid UTF-8); the ingest stays, resumable.
+class WriteReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   WriteReactor(CallContext call, Executor& executor, const ContentResolver& resolve)
       : call_(std::move(call)), executor_(executor), resolve_(resolve) {
-    StartRead(&req_);
+    StartRead(&raw_req_);
   }
 
   void OnReadDone(bool ok) override {
@@ -154,12 +160,16 @@ class WriteReactor final : public grpc::ServerBidiReactor<content_pb::WriteConte
         End(grpc::Status::OK);
         return;
       }
-      grpc::Status s = Handle();
+      req_.Clear();
+      grpc::Status s = ParseRequest(raw_req_, &req_);
+      raw_req_.Clear();
+      if (s.ok()) s = Handle();
+      if (s.ok()) s = SerializeResponse(resp_, &raw_resp_);
       if (!s.ok()) {
         End(s);
         return;
       }
-      StartWrite(&resp_);
+      StartWrite(&raw_resp_);
     });
   }
   void OnWriteDone(bool ok) override {
@@ -171,7 +181,7 @@ class WriteReactor final : public grpc::ServerBidiReactor<content_pb::WriteConte
       Release(grpc::Status::OK);
       return;
     }
-    StartRead(&req_);
+    StartRead(&raw_req_);
   }
   void OnDone() override {
     writer_.reset();
@@ -283,20 +293,32 @@ class WriteReactor final : public grpc::ServerBidiReactor<content_pb::WriteConte
   std::string expected_;
   std::unique_ptr<ContentWriter> writer_;
   bool committed_ = false;
+  grpc::ByteBuffer raw_req_;
+  grpc::ByteBuffer raw_resp_;
   content_pb::WriteContentRequest req_;
   content_pb::WriteContentResponse resp_;
 };
 
+// Content's callback service with Write taking raw messages (WriteReactor).
+using ContentService = content_pb::Content::WithCallbackMethod_Info<
+    content_pb::Content::WithCallbackMethod_Update<content_pb::Content::WithCallbackMethod_List<
+        content_pb::Content::WithCallbackMethod_Delete<content_pb::Content::WithCallbackMethod_Read<
+            content_pb::Content::WithCallbackMethod_Status<
+                content_pb::Content::WithCallbackMethod_ListStatuses<
+                    content_pb::Content::WithRawCallbackMethod_Write<
+                        content_pb::Content::WithCallbackMethod_Abort<
+                            content_pb::Content::Service>>>>>>>>>;
+
 }  // namespace
 
-class ContentServer::Impl final : public content_pb::Content::CallbackService {
+class ContentServer::Impl final : public ContentService {
  public:
   Impl(ContentResolver resolve, CallRules rules) : resolve_(std::move(resolve)), rules_(rules) {}
 
   grpc::ServerUnaryReactor* Info(grpc::CallbackServerContext* ctx,
                                  const content_pb::InfoRequest* req,
                                  content_pb::InfoResponse* resp) override {
-    if (berth::Status s = ValidateDigest(req->digest()); !s.ok()) return FinishNow(ctx, s);
+    if (berth::Status s = ValidateLookupDigest(req->digest()); !s.ok()) return FinishNow(ctx, s);
     return Read(ctx, [=](ContentStore& store) {
       auto info = store.Info(req->digest());
       if (!info.ok()) return info.status();
@@ -335,7 +357,7 @@ class ContentServer::Impl final : public content_pb::Content::CallbackService {
   grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* ctx,
                                    const content_pb::DeleteContentRequest* req,
                                    google::protobuf::Empty*) override {
-    if (berth::Status s = ValidateDigest(req->digest()); !s.ok()) return FinishNow(ctx, s);
+    if (berth::Status s = ValidateLookupDigest(req->digest()); !s.ok()) return FinishNow(ctx, s);
     return Serve(ctx, [=](ContentStore& store) { return store.Delete(req->digest()); });
   }
 
@@ -370,13 +392,10 @@ class ContentServer::Impl final : public content_pb::Content::CallbackService {
     });
   }
 
-  grpc::ServerBidiReactor<content_pb::WriteContentRequest, content_pb::WriteContentResponse>* Write(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Write(
       grpc::CallbackServerContext* ctx) override {
     auto call = CallContextOf(*ctx, rules_);
-    if (!call.ok()) {
-      return new FailedBidi<content_pb::WriteContentRequest, content_pb::WriteContentResponse>(
-          call.status());
-    }
+    if (!call.ok()) return new FailedBidi<grpc::ByteBuffer, grpc::ByteBuffer>(call.status());
     return new WriteReactor(std::move(*call), rules_.RunOn(), resolve_);
   }
 

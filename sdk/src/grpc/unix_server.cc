@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "berth/grpc/serve.h"
+#include "berth/grpc/unserved.h"
 #include "berth/unix_socket.h"
 
 namespace berth::grpc_util {
@@ -76,23 +77,35 @@ Result<std::unique_ptr<UnixServer>> UnixServer::Start(const std::string& socket_
   if (services.empty()) return Status::InvalidArgument("no services to serve on " + path);
   BERTH_RETURN_IF_ERROR(PrepareSocketPath(path));
 
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort("unix:" + path, grpc::InsecureServerCredentials());
-  builder.SetMaxReceiveMessageSize(kMaxMessageSize);
-  builder.SetMaxSendMessageSize(kMaxMessageSize);
-  for (grpc::Service* service : services) builder.RegisterService(service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server) return Status::Unavailable("cannot serve gRPC on " + path);
-
-  std::unique_ptr<UnixServer> out(new UnixServer(path, std::move(server)));
-  if (::chmod(path.c_str(), 0660) != 0) {
-    return Status::Unknown("chmod " + path + ": " + Errno(errno));  // `out` cleans up
+  // The socket has mode 0660 before anyone can connect (PublishSocket).
+  auto unserved = std::make_unique<UnservedRequests>();
+  std::unique_ptr<grpc::Server> server;
+  Status published =
+      PublishSocket(path, 0660, ::geteuid(), ::getegid(), [&](const std::string& private_path) {
+        grpc::ServerBuilder builder;
+        builder.AddListeningPort("unix:" + private_path, grpc::InsecureServerCredentials());
+        builder.SetMaxReceiveMessageSize(kMaxMessageSize);
+        builder.SetMaxSendMessageSize(kMaxMessageSize);
+        for (grpc::Service* service : services) builder.RegisterService(service);
+        unserved->AddTo(builder);
+        server = builder.BuildAndStart();
+        if (!server) return Status::Unavailable("cannot serve gRPC on " + path);
+        return Status::Ok();
+      });
+  if (!published.ok()) {
+    if (server) {
+      server->Shutdown(std::chrono::system_clock::now());
+      server->Wait();
+    }
+    return published;
   }
-  return out;
+  return std::unique_ptr<UnixServer>(
+      new UnixServer(path, std::move(unserved), std::move(server)));
 }
 
-UnixServer::UnixServer(std::string path, std::unique_ptr<grpc::Server> server)
-    : path_(std::move(path)), server_(std::move(server)) {}
+UnixServer::UnixServer(std::string path, std::unique_ptr<UnservedRequests> unserved,
+                       std::unique_ptr<grpc::Server> server)
+    : path_(std::move(path)), unserved_(std::move(unserved)), server_(std::move(server)) {}
 
 UnixServer::~UnixServer() {
   Shutdown();

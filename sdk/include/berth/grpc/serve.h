@@ -42,6 +42,8 @@
 
 namespace berth::grpc_util {
 
+class UnservedRequests;  // berth/grpc/unserved.h
+
 // Which backend serves a call: berthd resolves the call's namespace and
 // lease to its namespaced, leased views; a standalone server answers every
 // call with its one plugin. The snapshots resolver also gets the request's
@@ -92,14 +94,16 @@ class ContentServer {
 
 // A gRPC server on a unix socket. Start creates the parent directory (0711)
 // when missing, removes a stale socket file (one nobody answers on), listens
-// with containerd's message size limits (16 MiB both ways) and sets the
-// socket to mode 0660.
+// with containerd's message size limits (16 MiB both ways) on a socket that
+// has mode 0660 before anyone can connect to it (PublishSocket in
+// berth/unix_socket.h).
 class UnixServer {
  public:
   // REQUIRES: the services outlive the server. Errors: InvalidArgument for
   // no services, an empty path or one too long for a unix socket; FailedPrecondition "socket <path>
   // is in use by another server" when a server answers there; AlreadyExists when the path exists
-  // and is not a socket; Unavailable when gRPC cannot listen; Unknown for a failed mkdir or chmod.
+  // and is not a socket; Unavailable when gRPC cannot listen; Unknown for a failed mkdir,
+  // chmod or rename.
   static Result<std::unique_ptr<UnixServer>> Start(const std::string& socket_path,
                                                    const std::vector<grpc::Service*>& services);
   ~UnixServer();  // Shutdown(), then removes the socket file
@@ -113,8 +117,10 @@ class UnixServer {
   const std::string& path() const { return path_; }
 
  private:
-  UnixServer(std::string path, std::unique_ptr<grpc::Server> server);
+  UnixServer(std::string path, std::unique_ptr<UnservedRequests> unserved,
+             std::unique_ptr<grpc::Server> server);
   std::string path_;
+  std::unique_ptr<UnservedRequests> unserved_;  // outlives server_
   std::unique_ptr<grpc::Server> server_;
 };
 
