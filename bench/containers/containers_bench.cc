@@ -180,7 +180,7 @@ int main(int argc, char** argv) {
   };
   const std::vector<Call> calls = {
       {"Get",
-       [&](Client& c, int i) { return c.Get("base-" + std::to_string((i + present) % present)); }},
+       [&](Client& c, int i) { return c.Get("base-" + std::to_string(((i % present) + present) % present)); }},
       {"List", [&](Client& c, int) { return c.List(present); }},
       {"Create", [&](Client& c, int i) { return c.Create(new_id(i)); }},
       {"Delete", [&](Client& c, int i) { return c.Delete(new_id(i)); }},

@@ -24,7 +24,6 @@
 #include <optional>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "berth/digest.h"
@@ -93,40 +92,6 @@ std::string ShimMemory(pid_t pid) {
     if (line.rfind("Rss:", 0) == 0 || line.rfind("Pss:", 0) == 0) out += line + "; ";
   }
   return out;
-}
-
-// Rss and Pss (kB) of `pid` per mapping of /proc/<pid>/smaps, summed by
-// name ("[heap]", a library's path, "[anon]" for unnamed ones), largest Rss
-// first, as "name rss pss" lines.
-std::string MemoryByMapping(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps");
-  std::map<std::string, std::pair<long, long>> by_name;
-  std::string line, name;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string first;
-    fields >> first;
-    long kb = 0;
-    if (first == "Rss:" && fields >> kb) {
-      by_name[name].first += kb;
-    } else if (first == "Pss:" && fields >> kb) {
-      by_name[name].second += kb;
-    } else if (!first.empty() && first.back() != ':') {  // a mapping's header line
-      std::string range, perms, offset, dev, inode;
-      std::istringstream header(line);
-      header >> range >> perms >> offset >> dev >> inode;
-      std::getline(header >> std::ws, name);
-      if (name.empty()) name = "[anon]";
-    }
-  }
-  std::vector<std::pair<std::string, std::pair<long, long>>> rows(by_name.begin(), by_name.end());
-  std::sort(rows.begin(), rows.end(),
-            [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
-  std::ostringstream out;
-  for (const auto& [mapping, kb] : rows) {
-    if (kb.first > 0) out << "  " << mapping << " rss=" << kb.first << " pss=" << kb.second << "\n";
-  }
-  return out.str();
 }
 
 // Protobuf wire helpers for the few task API messages called directly (the
@@ -466,26 +431,6 @@ TEST_F(ShimUnderContainerd, TaskApiOnTheShimSocket) {
   Result<std::string> shutdown = (*client)->Call(kTask, "Shutdown", Field(1, "t8"), options);
   EXPECT_TRUE(shutdown.ok()) << shutdown.status().ToString();
   EXPECT_EQ(TaskStatus("t8"), "RUNNING");
-}
-
-// Not a check: the memory of idle shims (containers sleeping) with 1 and 10
-// containers, for the shim README's figures. Run with
-// --gtest_also_run_disabled_tests --gtest_filter='*IdleShimMemory'.
-TEST_F(ShimUnderContainerd, DISABLED_IdleShimMemory) {
-  auto report = [&](int n) {
-    std::this_thread::sleep_for(2s);
-    std::vector<pid_t> shims = Shims(ns_);
-    ASSERT_EQ(shims.size(), static_cast<size_t>(n));
-    for (pid_t pid : shims) std::cout << n << " idle: shim " << pid << ": " << ShimMemory(pid) << "\n";
-    std::cout << "per mapping of shim " << shims[0] << " (kB):\n" << MemoryByMapping(shims[0]);
-  };
-  for (int i = 0; i < 10; ++i) {
-    std::string id = "m" + std::to_string(i);
-    ASSERT_EQ(Run(id, {"-d"}, {"sleep", "1000"}).exit_code, 0);
-    ASSERT_TRUE(TaskReaches(id, "RUNNING"));
-    if (i == 0) report(1);
-  }
-  report(10);
 }
 
 TEST_F(ShimUnderContainerd, RuncBinaryOptionSelectsCrun) {

@@ -96,6 +96,13 @@ void TaskMetricsTest::ExpectCtrShowsFigures(const std::string& runtime) {
   EXPECT_TRUE(Contains(json.out, "\"memory\"")) << json.out;
   EXPECT_TRUE(Contains(json.out, "\"pids\"")) << json.out;
 
+  // A stopped task that is not deleted keeps its cgroup, and its figures.
+  CommandResult kill = berthd_.Ctr(In({"tasks", "kill", "-s", "SIGKILL", "m1"}));
+  ASSERT_EQ(kill.exit_code, 0) << kill.Describe();
+  ASSERT_TRUE(WaitStatus("m1", "STOPPED"));
+  CommandResult after = berthd_.Ctr(In({"tasks", "metrics", "m1"}));
+  ASSERT_EQ(after.exit_code, 0) << after.Describe() << "\n" << berthd_.Log();
+  EXPECT_EQ(MetricsTable(after.out).count("pids.current"), 1u) << after.out;
 }
 
 TEST_F(TaskMetricsTest, CtrShowsTheFiguresOfATaskOnTheBerthShim) {

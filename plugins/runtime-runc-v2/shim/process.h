@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "berth/status.h"
 #include "io.h"
 #include "runc.h"
+#include "stats.h"
 #include "task_wire.pb.h"
 
 namespace berth::shim {
@@ -60,6 +62,9 @@ struct Container {
   std::map<std::string, std::unique_ptr<Process>> execs;
   std::set<std::string> reserved;  // exec ids between Exec and its answer
   bool kill_all_on_exit = true;    // no private pid namespace
+  // The init's cgroup, found once it was created; Stats reads it after the
+  // init exited too (its pid may be another's by then).
+  std::optional<CgroupPaths> cgroup;
 
   // The process `exec_id` names; null when none (FailedPrecondition/NotFound
   // is the caller's to answer).

@@ -147,6 +147,7 @@ void TaskService::Create(const wire::CreateTaskRequest& req, Responder r) {
     }
     creating_ = false;
     cp->init.pid = *pid;
+    if (Result<CgroupPaths> cgroup = CgroupPathsOf(*pid); cgroup.ok()) cp->cgroup = *cgroup;
     reaper_.Watch(*pid, [this](int code) { OnExit("", code); });
     wire::TaskCreate e;
     e.set_container_id(cp->id);

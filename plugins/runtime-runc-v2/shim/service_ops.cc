@@ -194,9 +194,8 @@ void TaskService::Update(const wire::UpdateTaskRequest& req, Responder r) {
 void TaskService::Stats(const wire::StatsRequest& req, Responder r) {
   Container* c = Get(req.id());
   if (c == nullptr) return r(Status::NotFound("container not created"));
-  // The init's cgroup; once it has exited its pid may be another's.
-  if (c->init.stopped()) return r(Status::NotFound("cgroup does not exist: task stopped"));
-  Result<wire::Any> stats = CgroupMetricsOf(c->init.pid);
+  if (!c->cgroup) return r(Status::NotFound("cgroup of " + c->id + " does not exist"));
+  Result<wire::Any> stats = CgroupMetrics(*c->cgroup);
   if (!stats.ok()) return r(stats.status());
   wire::StatsResponse resp;
   *resp.mutable_stats() = std::move(*stats);

@@ -494,19 +494,23 @@ V2::Metrics ReadV2Metrics(const std::string& dir) {
 Result<wire::Any> CgroupMetricsOf(pid_t pid) {
   Result<CgroupPaths> paths = CgroupPathsOf(pid);
   if (!paths.ok()) return paths.status();
+  return CgroupMetrics(*paths);
+}
+
+Result<wire::Any> CgroupMetrics(const CgroupPaths& paths) {
   wire::Any out;
-  if (paths->unified) {
-    if (!Exists(paths->dir)) return Status::NotFound("cgroup " + paths->dir + " does not exist");
+  if (paths.unified) {
+    if (!Exists(paths.dir)) return Status::NotFound("cgroup " + paths.dir + " does not exist");
     out.set_type_url(kCgroupsV2Metrics);
-    out.set_value(ReadV2Metrics(paths->dir).SerializeAsString());
+    out.set_value(ReadV2Metrics(paths.dir).SerializeAsString());
     return out;
   }
   bool any_dir = false;
-  for (const auto& [name, dir] : paths->controllers) any_dir = any_dir || Exists(dir);
-  if (!any_dir) return Status::NotFound("cgroup of pid " + std::to_string(pid) + " does not exist");
+  for (const auto& [name, dir] : paths.controllers) any_dir = any_dir || Exists(dir);
+  if (!any_dir) return Status::NotFound("cgroup does not exist");
   std::string partitions = ReadText("/proc/partitions").value_or("");
   out.set_type_url(kCgroupsV1Metrics);
-  out.set_value(ReadV1Metrics(*paths, partitions).SerializeAsString());
+  out.set_value(ReadV1Metrics(paths, partitions).SerializeAsString());
   return out;
 }
 

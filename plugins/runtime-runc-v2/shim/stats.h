@@ -62,6 +62,9 @@ wire::cgroups::V2::Metrics ReadV2Metrics(const std::string& dir);
 // Metrics. NotFound as CgroupPathsOf, or when the cgroup's directories are
 // gone.
 Result<wire::Any> CgroupMetricsOf(pid_t pid);
+// The same for a cgroup found before: what Stats answers after the init
+// exited, while runc keeps the cgroup until the task is deleted.
+Result<wire::Any> CgroupMetrics(const CgroupPaths& paths);
 
 }  // namespace berth::shim
 
