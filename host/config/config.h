@@ -56,6 +56,11 @@ struct DebugConfig {
   std::string format = "text";  // text or json
 };
 
+struct MetricsConfig {
+  std::string address;          // host:port of the Prometheus endpoint; "" = off
+  bool grpc_histogram = false;  // per-RPC latency histograms (always kept by berthd)
+};
+
 struct ProxyPluginConfig {
   std::string type;      // "snapshot", "content" or a full type
   std::string address;   // unix socket
@@ -81,6 +86,7 @@ struct Config {
   GrpcConfig grpc;
   TtrpcConfig ttrpc;
   DebugConfig debug;
+  MetricsConfig metrics;
   std::int64_t oom_score = 0;
   std::vector<std::string> disabled_plugins;
   std::vector<std::string> required_plugins;

@@ -50,9 +50,30 @@ Reader Ignored() {
   };
 }
 
-Reader AnyTable() {
-  return [](const toml::value& v, const std::string& key) {
-    return v.is_table() ? Status::Ok() : TypeError(v, key, "table");
+// A key berth reads but does not act on: its type is checked and, when it
+// is set to anything but its zero value, a warning located at it says so
+// (`what` tells what happens instead). `out`, when given, keeps the value.
+template <typename T>
+Reader Unsupported(std::vector<ConfigWarning>& warnings, std::string what, T* out = nullptr) {
+  return [&warnings, what = std::move(what), out](const toml::value& v, const std::string& key) {
+    T value{};
+    BERTH_RETURN_IF_ERROR(Read(v, key, value));
+    if (value != T{}) {
+      warnings.push_back({LocationOf(v), "key \"" + key + "\" is not supported: " + what});
+    }
+    if (out != nullptr) *out = std::move(value);
+    return Status::Ok();
+  };
+}
+
+// A table berth does not act on: a warning when it is not empty.
+Reader UnsupportedTable(std::vector<ConfigWarning>& warnings, std::string what) {
+  return [&warnings, what = std::move(what)](const toml::value& v, const std::string& key) {
+    if (!v.is_table()) return TypeError(v, key, "table");
+    if (!v.as_table().empty()) {
+      warnings.push_back({LocationOf(v), "table \"" + key + "\" is not supported: " + what});
+    }
+    return Status::Ok();
   };
 }
 
@@ -186,6 +207,12 @@ const std::vector<std::string_view> kLevels = {
     "trace", "debug", "info", "warn", "warning", "error", "fatal", "panic"};
 const std::vector<std::string_view> kFormats = {"text", "json"};
 
+// containerd serves on TCP only the services that opt in (CRI); none of
+// berthd's does, and the whole API is root-equivalent, so nothing listens.
+constexpr char kNoTcpServices[] =
+    "no service berthd loads is served on TCP (only opt-in services such as CRI are); "
+    "nothing listens there";
+
 }  // namespace
 
 Status Apply(const toml::value& root, Config& c,
@@ -202,10 +229,10 @@ Status Apply(const toml::value& root, Config& c,
       {"oom_score", Into(c.oom_score)},
       {"imports", Imports(imports)},
       {"grpc", Section({{"address", Into(c.grpc.address)},
-                        {"tcp_address", Into(c.grpc.tcp_address)},
-                        {"tcp_tls_ca", Ignored<std::string>()},
-                        {"tcp_tls_cert", Ignored<std::string>()},
-                        {"tcp_tls_key", Ignored<std::string>()},
+                        {"tcp_address", Unsupported(w, kNoTcpServices, &c.grpc.tcp_address)},
+                        {"tcp_tls_ca", Unsupported<std::string>(w, kNoTcpServices)},
+                        {"tcp_tls_cert", Unsupported<std::string>(w, kNoTcpServices)},
+                        {"tcp_tls_key", Unsupported<std::string>(w, kNoTcpServices)},
                         {"uid", Into(c.grpc.uid)},
                         {"gid", Into(c.grpc.gid)},
                         {"max_recv_message_size",
@@ -223,12 +250,15 @@ Status Apply(const toml::value& root, Config& c,
                          {"level", OneOf(c.debug.level, kLevels)},
                          {"format", OneOf(c.debug.format, kFormats)}},
                         w)},
-      {"metrics", Section({{"address", Ignored<std::string>()},
-                           {"grpc_histogram", Ignored<bool>()}},
+      {"metrics", Section({{"address", Into(c.metrics.address)},
+                           {"grpc_histogram", Into(c.metrics.grpc_histogram)}},
                           w)},
-      {"cgroup", Section({{"path", Ignored<std::string>()}}, w)},
-      {"timeouts", Ignored<std::map<std::string, std::string>>()},
-      {"stream_processors", AnyTable()},
+      {"cgroup", Section({{"path", Unsupported<std::string>(
+                                       w, "berthd stays in the cgroup it was started in")}},
+                         w)},
+      {"timeouts", UnsupportedTable(w, "berthd keeps its own timeouts")},
+      {"stream_processors",
+       UnsupportedTable(w, "layers of other media types are refused at unpack")},
       {"plugins", PluginTables(c.plugins)},
       {"proxy_plugins", ProxyPlugins(c.proxy_plugins, w)},
   };

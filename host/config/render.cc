@@ -79,8 +79,8 @@ void Sections(std::ostringstream& out, const Config& c) {
   Line(out, 2, "level", Quote(c.debug.level));
   Line(out, 2, "format", Quote(c.debug.format));
   out << "\n[metrics]\n";
-  Line(out, 2, "address", Quote(""));
-  Line(out, 2, "grpc_histogram", "false");
+  Line(out, 2, "address", Quote(c.metrics.address));
+  Line(out, 2, "grpc_histogram", c.metrics.grpc_histogram ? "true" : "false");
 }
 
 // A value on one line; tables inside arrays become inline tables.

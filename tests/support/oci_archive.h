@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "berth/digest.h"
+#include "berth/platform.h"
 
 namespace berth::test {
 
@@ -299,31 +300,11 @@ struct OciImage {
   }
 };
 
-// The host's GOARCH name ("amd64", "arm64", ...): ctr imports the host
-// platform only.
-inline std::string HostOciArchitecture() {
-#if defined(__x86_64__)
-  return "amd64";
-#elif defined(__aarch64__)
-  return "arm64";
-#elif defined(__arm__)
-  return "arm";
-#elif defined(__powerpc64__)
-  return "ppc64le";
-#elif defined(__s390x__)
-  return "s390x";
-#elif defined(__riscv)
-  return "riscv64";
-#else
-  return "unknown";
-#endif
-}
-
 // An image named `name` of `layers`, for the host's architecture.
 inline OciImage BuildOciImage(const std::string& name, const std::vector<OciLayer>& layers) {
   OciImage image;
   image.name = name;
-  image.architecture = HostOciArchitecture();
+  image.architecture = HostArchitecture();  // ctr imports the host's platform only
   for (const OciLayer& l : layers) {
     OciImage::Layer built;
     built.tar = BuildLayerTar(l.entries, LayerCompression::kNone);
