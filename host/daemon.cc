@@ -23,6 +23,8 @@
 #include "build_info.h"
 #include "core/plugin_set.h"
 #include "server/grpc_server.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
 #include "server/notify.h"
 #include "server/root_lock.h"
 #include "server/thread_dump.h"
@@ -111,6 +113,8 @@ class Daemon {
   Status InitPlugins(std::vector<ConfigWarning>* warnings);
   Status ServeTtrpc();
   Status ServeGrpc();
+  // [metrics] and [debug] addresses; a failure is logged, not fatal.
+  void ServeHttp();
   std::vector<grpc::Service*> ServicesOf() const;
   std::vector<TtrpcServicePlugin*> TtrpcPluginsOf() const;
 
@@ -121,7 +125,10 @@ class Daemon {
   bool plugins_initialised_ = false;
   const TtrpcConfig ttrpc_ = EffectiveTtrpc(config_);
   std::unique_ptr<TtrpcServer> ttrpc_server_;
+  GrpcMetrics grpc_metrics_;  // outlives server_
   std::unique_ptr<GrpcServer> server_;
+  std::unique_ptr<HttpServer> metrics_server_;
+  std::unique_ptr<HttpServer> debug_server_;
 };
 
 Status Daemon::Start(std::vector<ConfigWarning>* warnings) {
@@ -135,7 +142,9 @@ Status Daemon::Start(std::vector<ConfigWarning>* warnings) {
   BERTH_RETURN_IF_ERROR(InitPlugins(warnings));
   // As containerd: ttrpc first, then gRPC, each logged as it serves.
   BERTH_RETURN_IF_ERROR(ServeTtrpc());
-  return ServeGrpc();
+  BERTH_RETURN_IF_ERROR(ServeGrpc());
+  ServeHttp();
+  return Status::Ok();
 }
 
 Status Daemon::ServeTtrpc() {
@@ -156,8 +165,36 @@ Status Daemon::ServeGrpc() {
   options.max_recv_message_size = config_.grpc.max_recv_message_size;
   options.max_send_message_size = config_.grpc.max_send_message_size;
   options.health_check = health != nullptr && health->state == PluginState::kOk;
+  options.metrics = &grpc_metrics_;
   server_ = std::make_unique<GrpcServer>(std::move(options));
   return server_->Start(ServicesOf());
+}
+
+void Daemon::ServeHttp() {
+  if (!config_.metrics.address.empty()) {
+    auto server = std::make_unique<HttpServer>();
+    server->Handle(kMetricsPath, MetricsHandler(&grpc_metrics_, plugins_));
+    Status s = server->ListenTcp(config_.metrics.address);
+    if (s.ok()) {
+      log::Info("serving...", {{"address", server->address()}});
+      metrics_server_ = std::move(server);
+    } else {
+      log::Error("failed to serve metrics",
+                 {{"address", config_.metrics.address}, {"error", s.ToString()}});
+    }
+  }
+  if (!config_.debug.address.empty()) {
+    auto server = std::make_unique<HttpServer>();
+    AddDebugHandlers(*server, plugins_, RenderConfig(config_, {}));
+    Status s = server->ListenUnix(config_.debug.address, config_.debug.uid, config_.debug.gid);
+    if (s.ok()) {
+      log::Info("serving...", {{"address", server->address()}});
+      debug_server_ = std::move(server);
+    } else {
+      log::Error("failed to serve debug socket",
+                 {{"address", config_.debug.address}, {"error", s.ToString()}});
+    }
+  }
 }
 
 Status Daemon::InitPlugins(std::vector<ConfigWarning>* warnings) {
@@ -207,6 +244,10 @@ std::vector<TtrpcServicePlugin*> Daemon::TtrpcPluginsOf() const {
 }
 
 void Daemon::Shutdown() {
+  for (std::unique_ptr<HttpServer>* http : {&metrics_server_, &debug_server_}) {
+    if (*http) (*http)->Stop();
+    http->reset();
+  }
   if (server_) {
     server_->Stop(kDrainTime);
     server_.reset();

@@ -14,7 +14,7 @@ packages=(
   containerd runc crun
   btrfs-progs busybox-static libbtrfsutil-dev libarchive-dev zlib1g-dev
   golang-go golang-github-containerd-ttrpc-dev
-  docker-registry skopeo
+  docker-registry skopeo curl
 )
 
 missing_packages() {

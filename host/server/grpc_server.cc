@@ -16,6 +16,7 @@
 
 #include "berth/grpc/unserved.h"
 #include "berth/unix_socket.h"
+#include "server/metrics.h"
 
 namespace berth::host {
 namespace {
@@ -106,7 +107,11 @@ Status GrpcServer::Start(const std::vector<grpc::Service*>& services) {
         builder.SetMaxSendMessageSize(ClampSize(options_.max_send_message_size));
         for (grpc::Service* service : services) builder.RegisterService(service);
         unserved_ = std::make_unique<grpc_util::UnservedRequests>();
-        unserved_->AddTo(builder);
+        // The metrics interceptor goes after, so that it counts the codes
+        // UnservedRequests answers.
+        std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> after;
+        if (options_.metrics != nullptr) after.push_back(options_.metrics->NewInterceptorFactory());
+        unserved_->AddTo(builder, std::move(after));
         server_ = builder.BuildAndStart();
         if (!server_) return Status::Unavailable("failed to serve gRPC on " + options_.address);
         return Status::Ok();

@@ -33,6 +33,8 @@ class UnservedRequests;
 
 namespace berth::host {
 
+class GrpcMetrics;
+
 struct GrpcServerOptions {
   std::string address;   // socket path; made absolute
   std::int64_t uid = 0;  // socket owner
@@ -40,6 +42,9 @@ struct GrpcServerOptions {
   std::int64_t max_recv_message_size = 16 << 20;  // bytes
   std::int64_t max_send_message_size = 16 << 20;  // bytes
   bool health_check = true;                       // serve grpc.health.v1
+  // Counts every RPC (server/metrics.h); null = not counted. Must outlive
+  // the server.
+  GrpcMetrics* metrics = nullptr;
 };
 
 // Makes `path` ready to bind: creates its folder (0711) when missing; removes

@@ -39,6 +39,9 @@ namespace snapshots_pb = containerd::services::snapshots::v1;
 
 class BadRequestsTest : public DaemonTest {
  protected:
+  // Blobs committed here are referenced by nothing: no collection.
+  BadRequestsTest() : DaemonTest({"", kNoCollectionToml, {}, {}}) {}
+
   // A unary call of `method` with `payload` as its raw request bytes.
   grpc::Status RawUnary(const std::string& method, const std::string& payload,
                         const std::string& ns = "default") {

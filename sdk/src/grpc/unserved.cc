@@ -139,9 +139,12 @@ class UnknownMethodService final : public grpc::CallbackGenericService {
 UnservedRequests::UnservedRequests() : unknown_methods_(std::make_unique<UnknownMethodService>()) {}
 UnservedRequests::~UnservedRequests() = default;
 
-void UnservedRequests::AddTo(grpc::ServerBuilder& builder) {
+void UnservedRequests::AddTo(
+    grpc::ServerBuilder& builder,
+    std::vector<std::unique_ptr<gx::ServerInterceptorFactoryInterface>> after) {
   std::vector<std::unique_ptr<gx::ServerInterceptorFactoryInterface>> factories;
   factories.push_back(std::make_unique<ParseFailureFactory>());
+  for (auto& factory : after) factories.push_back(std::move(factory));
   builder.experimental().SetInterceptorCreators(std::move(factories));
   builder.RegisterCallbackGenericService(unknown_methods_.get());
 }

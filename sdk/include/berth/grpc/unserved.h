@@ -26,8 +26,10 @@
 #include <google/protobuf/message_lite.h>
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/server_interceptor.h>
 
 #include <memory>
+#include <vector>
 
 #include "berth/logger.h"
 
@@ -40,9 +42,13 @@ class UnservedRequests {
   UnservedRequests(const UnservedRequests&) = delete;
   UnservedRequests& operator=(const UnservedRequests&) = delete;
 
-  // Adds the interceptor and the unknown-method service to `builder`.
+  // Adds the interceptor and the unknown-method service to `builder`, then
+  // `after`: interceptors that see the status this one answered (gRPC
+  // keeps one list per builder, so every interceptor is given here).
   // REQUIRES: called once; this outlives the server `builder` builds.
-  void AddTo(grpc::ServerBuilder& builder);
+  void AddTo(grpc::ServerBuilder& builder,
+             std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+                 after = {});
 
  private:
   std::unique_ptr<grpc::CallbackGenericService> unknown_methods_;
