@@ -7,6 +7,7 @@
 #include "berth/snapshotter.h"
 #include "berth/runner/log.h"
 #include "metadata/failpoint.h"
+#include "metadata/record_counts.h"
 #include "metadata/views.h"
 
 namespace berth::host::metadata {
@@ -131,6 +132,8 @@ void MetadataPlugin::OnMutation(std::function<void(bool deletion)> fn) {
 void MetadataPlugin::AddGcKind(std::string kind, GcKindScanner scanner) {
   gc_kinds_[std::move(kind)] = std::move(scanner);
 }
+
+std::string MetadataPlugin::MetricsText() { return RecordCountsText(*db_); }
 
 Status MetadataPlugin::Close() {
   backend_runner_.Stop();

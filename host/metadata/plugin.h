@@ -43,6 +43,7 @@
 #include "berth/images.h"
 #include "berth/leases.h"
 #include "berth/metadata.h"
+#include "berth/metrics_source.h"
 #include "berth/plugin.h"
 #include "builtins.h"
 #include "metadata/containers.h"
@@ -70,7 +71,8 @@ class MetadataPlugin final : public GarbageCollector,
                              public NamespaceStore,
                              public LeaseManager,
                              public ContainerStore,
-                             public ImageStore {
+                             public ImageStore,
+                             public MetricsSource {
  public:
   MetadataPlugin(std::unique_ptr<MetadataStore> db, std::shared_ptr<ContentStore> content);
   ~MetadataPlugin() override;
@@ -144,6 +146,9 @@ class MetadataPlugin final : public GarbageCollector,
   // still busy then is reported in Stats::backends_pending.
   std::chrono::milliseconds backend_wait() const { return backend_wait_; }
   void set_backend_wait(std::chrono::milliseconds wait) { backend_wait_ = wait; }
+
+  // --- MetricsSource: the record counts (metadata/record_counts.h) ---
+  std::string MetricsText() override;
 
   // Waits for running backend cleanups.
   Status Close() override;

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "berth/metrics_source.h"
 #include "core/plugin_set.h"
 #include "server/thread_dump.h"
 
@@ -267,6 +268,12 @@ HttpHandler MetricsHandler(const GrpcMetrics* grpc, const PluginSet& plugins) {
     response.content_type = kPrometheusContentType;
     if (grpc != nullptr) response.body = grpc->Render();
     response.body += RenderPluginStatus(plugins);
+    for (const std::unique_ptr<PluginRecord>& record : plugins.records()) {
+      if (record->state != PluginState::kOk || !record->instance) continue;
+      if (auto* source = dynamic_cast<MetricsSource*>(record->instance.get())) {
+        response.body += source->MetricsText();
+      }
+    }
     return response;
   };
 }

@@ -14,7 +14,8 @@
 // method paths are counted (unknown methods come from clients); calls to
 // further ones are not.
 //
-// /v1/metrics (MetricsHandlers) serves these and berth_plugin_status in the
+// /v1/metrics (MetricsHandler) serves these, berth_plugin_status and the
+// figures of every plugin that is a MetricsSource (berth/metrics_source.h), in the
 // Prometheus text format. The debug socket (DebugHandlers) serves
 // /debug/threads, /debug/plugins, /debug/config and an index at /.
 //

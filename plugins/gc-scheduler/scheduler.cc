@@ -195,6 +195,14 @@ void Scheduler::RunLocked(TimePoint due) {
   if (result.ok()) {
     total_ += result->Pause();
     ++successes_;
+    last_pause_ = result->Pause();
+    summed_.mark += result->mark;
+    summed_.sweep += result->sweep;
+    summed_.backend += result->backend;
+    summed_.content_removed += result->content_removed;
+    summed_.ingests_removed += result->ingests_removed;
+    summed_.snapshots_removed += result->snapshots_removed;
+    summed_.leases_removed += result->leases_removed;
     if (policy_.pause_threshold > 0.0) {
       interval_ = PauseInterval(total_ / successes_, policy_.pause_threshold);
     }
@@ -202,6 +210,7 @@ void Scheduler::RunLocked(TimePoint due) {
   } else {
     retry_after = std::max(due - last_end_, nanoseconds{0}) + kRetryBackoff;
     retry_at_ = end + retry_after;
+    ++failures_;
     deletions_ += taken.deletions;
     mutations_ += taken.mutations;
   }
@@ -212,6 +221,45 @@ void Scheduler::RunLocked(TimePoint due) {
   mu_.Unlock();
   LogRun(result, retry_after);
   mu_.Lock();
+}
+
+std::string Scheduler::MetricsText() {
+  std::int64_t ok = 0, failed = 0;
+  gc::Stats sum;
+  nanoseconds last{0};
+  {
+    MutexLock lock(&mu_);
+    ok = successes_;
+    failed = failures_;
+    sum = summed_;
+    last = last_pause_;
+  }
+  auto seconds = [](nanoseconds d) { return std::to_string(std::chrono::duration<double>(d).count()); };
+  std::string out;
+  out += "# HELP berth_gc_runs_total Garbage collections run, by result.\n";
+  out += "# TYPE berth_gc_runs_total counter\n";
+  out += "berth_gc_runs_total{result=\"ok\"} " + std::to_string(ok) + "\n";
+  out += "berth_gc_runs_total{result=\"error\"} " + std::to_string(failed) + "\n";
+  out += "# HELP berth_gc_pause_seconds_total Time metadata changes waited for collections.\n";
+  out += "# TYPE berth_gc_pause_seconds_total counter\n";
+  out += "berth_gc_pause_seconds_total " + seconds(sum.Pause()) + "\n";
+  out += "# HELP berth_gc_duration_seconds_total Time collections took, backend removals included.\n";
+  out += "# TYPE berth_gc_duration_seconds_total counter\n";
+  out += "berth_gc_duration_seconds_total " + seconds(sum.Elapsed()) + "\n";
+  out += "# HELP berth_gc_last_pause_seconds The last successful collection's pause.\n";
+  out += "# TYPE berth_gc_last_pause_seconds gauge\n";
+  out += "berth_gc_last_pause_seconds " + seconds(last) + "\n";
+  out += "# HELP berth_gc_removed_total What collections removed, by kind.\n";
+  out += "# TYPE berth_gc_removed_total counter\n";
+  const std::pair<const char*, std::int64_t> removed[] = {
+      {"content", sum.content_removed},
+      {"ingests", sum.ingests_removed},
+      {"snapshots", sum.snapshots_removed},
+      {"leases", sum.leases_removed}};
+  for (const auto& [kind, n] : removed) {
+    out += std::string("berth_gc_removed_total{kind=\"") + kind + "\"} " + std::to_string(n) + "\n";
+  }
+  return out;
 }
 
 Result<gc::Stats> Scheduler::Collect() {

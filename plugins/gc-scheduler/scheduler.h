@@ -38,6 +38,7 @@
 
 #include "berth/gc.h"
 #include "berth/logger.h"
+#include "berth/metrics_source.h"
 #include "berth/mutex.h"
 #include "berth/status.h"
 #include "clock.h"
@@ -69,7 +70,7 @@ Policy Clamp(Policy policy);
 // REQUIRES: 0 < pause_threshold <= 0.5.
 std::chrono::nanoseconds PauseInterval(std::chrono::nanoseconds average, double pause_threshold);
 
-class Scheduler final : public GcScheduler {
+class Scheduler final : public GcScheduler, public MetricsSource {
  public:
   // Registers for `collector`'s mutations and starts the thread.
   // REQUIRES: `clock` and `log` outlive the scheduler.
@@ -104,6 +105,12 @@ class Scheduler final : public GcScheduler {
   std::optional<Clock::TimePoint> NextRun() const BERTH_EXCLUDES(mu_);
   // The current pause interval.
   std::chrono::nanoseconds interval() const BERTH_EXCLUDES(mu_);
+
+  // berth_gc_runs_total{result="ok"|"error"}, berth_gc_pause_seconds_total
+  // (mark + sweep: the time changes waited), berth_gc_duration_seconds_total
+  // (with the backend phase), berth_gc_last_pause_seconds and
+  // berth_gc_removed_total{kind="content"|"ingests"|"snapshots"|"leases"}.
+  std::string MetricsText() override BERTH_EXCLUDES(mu_);
 
  private:
   // What the collector's mutation callback holds: the scheduler until Close.
@@ -169,6 +176,11 @@ class Scheduler final : public GcScheduler {
   // nobody).
   std::chrono::nanoseconds total_ BERTH_GUARDED_BY(mu_){0};
   std::int64_t successes_ BERTH_GUARDED_BY(mu_) = 0;
+  // For MetricsText: failed runs, and the successful runs' figures summed
+  // (Elapsed, the removals) and the last one's.
+  std::int64_t failures_ BERTH_GUARDED_BY(mu_) = 0;
+  gc::Stats summed_ BERTH_GUARDED_BY(mu_);
+  std::chrono::nanoseconds last_pause_ BERTH_GUARDED_BY(mu_){0};
 };
 
 }  // namespace berth::gc_scheduler

@@ -12,6 +12,7 @@
 #include "berth/locality.h"
 #include "berth/logger.h"
 #include "berth/metadata.h"
+#include "berth/metrics_source.h"
 #include "berth/plugin.h"
 #include "berth/runtime.h"
 #include "berth/ttrpc_service.h"
@@ -27,6 +28,7 @@ ConfigFields::~ConfigFields() = default;
 PluginConfig::~PluginConfig() = default;
 GrpcServicePlugin::~GrpcServicePlugin() = default;
 TtrpcServicePlugin::~TtrpcServicePlugin() = default;
+MetricsSource::~MetricsSource() = default;
 GarbageCollector::~GarbageCollector() = default;
 GcScheduler::~GcScheduler() = default;
 NamespacedStores::~NamespacedStores() = default;

@@ -177,6 +177,38 @@ TEST(MetricsEndpointTest, CountsRpcsAndPluginStatus) {
   EXPECT_EQ(berthd.Stop(), 0);
 }
 
+// The gc scheduler (a MetricsSource plugin) adds its figures: the startup
+// collection (100 ms after start) shows as a successful run.
+TEST(MetricsEndpointTest, PluginFiguresIncludeTheCollections) {
+  std::uint16_t port = FreePort();
+  ASSERT_NE(port, 0);
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  BerthdProcess berthd(WithToml("[metrics]\naddress = \"" + address + "\"\n"));
+  ASSERT_TRUE(berthd.Start());
+  ASSERT_TRUE(berthd.WaitServing());
+  const std::string url = "http://" + address + "/v1/metrics";
+  auto deadline = Clock::now() + std::chrono::seconds(15);
+  HttpAnswer answer;
+  while (Clock::now() < deadline) {
+    answer = Get(url);
+    if (Sample(answer.body, "berth_gc_runs_total", {"result=\"ok\""}) >= 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_GE(Sample(answer.body, "berth_gc_runs_total", {"result=\"ok\""}), 1) << answer.body;
+  EXPECT_EQ(Sample(answer.body, "berth_gc_runs_total", {"result=\"error\""}), 0) << answer.body;
+  EXPECT_TRUE(Contains(answer.body, "# TYPE berth_gc_pause_seconds_total counter")) << answer.body;
+  EXPECT_GE(Sample(answer.body, "berth_gc_removed_total", {"kind=\"content\""}), 0) << answer.body;
+
+  // The metadata plugin counts its records by namespace.
+  CommandResult lease = berthd.Ctr({"-n", "counted", "leases", "create", "--id", "held"});
+  ASSERT_EQ(lease.exit_code, 0) << lease.Describe();
+  answer = Get(url);
+  EXPECT_EQ(Sample(answer.body, "berth_metadata_leases", {"namespace=\"counted\""}), 1)
+      << answer.body;
+  EXPECT_TRUE(Contains(answer.body, "# TYPE berth_metadata_content_blobs gauge")) << answer.body;
+  EXPECT_EQ(berthd.Stop(), 0);
+}
+
 TEST(MetricsEndpointTest, AddressInUseIsLoggedAndGrpcServes) {
   std::uint16_t port = 0;
   int taken = BindLoopback(0, &port);
