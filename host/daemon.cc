@@ -171,29 +171,29 @@ Status Daemon::ServeGrpc() {
 }
 
 void Daemon::ServeHttp() {
+  // Keeps `server` in `slot` when it listens; else logs why `what` is not served.
+  auto keep = [](std::unique_ptr<HttpServer> server, const Status& listened, const char* what,
+                 const std::string& address, std::unique_ptr<HttpServer>& slot) {
+    if (!listened.ok()) {
+      log::Error(std::string("failed to serve ") + what,
+                 {{"address", address}, {"error", listened.ToString()}});
+      return;
+    }
+    log::Info("serving...", {{"address", server->address()}});
+    slot = std::move(server);
+  };
   if (!config_.metrics.address.empty()) {
     auto server = std::make_unique<HttpServer>();
     server->Handle(kMetricsPath, MetricsHandler(&grpc_metrics_, plugins_));
-    Status s = server->ListenTcp(config_.metrics.address);
-    if (s.ok()) {
-      log::Info("serving...", {{"address", server->address()}});
-      metrics_server_ = std::move(server);
-    } else {
-      log::Error("failed to serve metrics",
-                 {{"address", config_.metrics.address}, {"error", s.ToString()}});
-    }
+    Status listened = server->ListenTcp(config_.metrics.address);
+    keep(std::move(server), listened, "metrics", config_.metrics.address, metrics_server_);
   }
   if (!config_.debug.address.empty()) {
     auto server = std::make_unique<HttpServer>();
     AddDebugHandlers(*server, plugins_, RenderConfig(config_, {}));
-    Status s = server->ListenUnix(config_.debug.address, config_.debug.uid, config_.debug.gid);
-    if (s.ok()) {
-      log::Info("serving...", {{"address", server->address()}});
-      debug_server_ = std::move(server);
-    } else {
-      log::Error("failed to serve debug socket",
-                 {{"address", config_.debug.address}, {"error", s.ToString()}});
-    }
+    Status listened =
+        server->ListenUnix(config_.debug.address, config_.debug.uid, config_.debug.gid);
+    keep(std::move(server), listened, "debug socket", config_.debug.address, debug_server_);
   }
 }
 

@@ -123,25 +123,33 @@ double Sample(const std::string& text, const std::string& name,
   return ::testing::AssertionFailure() << "no \"" << needle << "\" in the log:\n" << berthd.Log();
 }
 
-TEST(MetricsEndpointTest, CountsRpcsAndPluginStatus) {
-  std::uint16_t port = FreePort();
-  ASSERT_NE(port, 0);
-  const std::string address = "127.0.0.1:" + std::to_string(port);
-  BerthdProcess berthd(WithToml("[metrics]\naddress = \"" + address + "\"\n"));
-  ASSERT_TRUE(berthd.Start());
-  ASSERT_TRUE(berthd.WaitServing());
-  const std::string url = "http://" + address + "/v1/metrics";
-  ASSERT_EQ(WaitOk(url).status, 200) << berthd.Log();
-  EXPECT_TRUE(Contains(berthd.Log(), "address=" + address)) << "serving... line";
+// berthd serving [metrics] on a free loopback port.
+class ServedMetricsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_NE(port_, 0);
+    ASSERT_TRUE(berthd_.Start());
+    ASSERT_TRUE(berthd_.WaitServing());
+  }
+
+  const std::uint16_t port_ = FreePort();
+  const std::string address_ = "127.0.0.1:" + std::to_string(port_);
+  const std::string url_ = "http://" + address_ + "/v1/metrics";
+  BerthdProcess berthd_{WithToml("[metrics]\naddress = \"" + address_ + "\"\n")};
+};
+
+TEST_F(ServedMetricsTest, CountsRpcsAndPluginStatus) {
+  ASSERT_EQ(WaitOk(url_).status, 200) << berthd_.Log();
+  EXPECT_TRUE(Contains(berthd_.Log(), "address=" + address_)) << "serving... line";
 
   for (int i = 0; i < 3; ++i) {
-    CommandResult r = berthd.Ctr({"version"});
+    CommandResult r = berthd_.Ctr({"version"});
     ASSERT_EQ(r.exit_code, 0) << r.Describe();
   }
-  CommandResult missing = berthd.Ctr({"content", "get", "sha256:" + std::string(64, '0')});
+  CommandResult missing = berthd_.Ctr({"content", "get", "sha256:" + std::string(64, '0')});
   EXPECT_NE(missing.exit_code, 0) << missing.Describe();
 
-  HttpAnswer answer = Get(url);
+  HttpAnswer answer = Get(url_);
   ASSERT_EQ(answer.status, 200);
   EXPECT_EQ(answer.content_type, "text/plain; version=0.0.4; charset=utf-8");
   const std::string& text = answer.body;
@@ -172,25 +180,18 @@ TEST(MetricsEndpointTest, CountsRpcsAndPluginStatus) {
             1)
       << text;
 
-  EXPECT_EQ(Get("http://" + address + "/nothing").status, 404);
-  EXPECT_EQ(Get(url, "", "POST").status, 405);
-  EXPECT_EQ(berthd.Stop(), 0);
+  EXPECT_EQ(Get("http://" + address_ + "/nothing").status, 404);
+  EXPECT_EQ(Get(url_, "", "POST").status, 405);
+  EXPECT_EQ(berthd_.Stop(), 0);
 }
 
 // The gc scheduler (a MetricsSource plugin) adds its figures: the startup
 // collection (100 ms after start) shows as a successful run.
-TEST(MetricsEndpointTest, PluginFiguresIncludeTheCollections) {
-  std::uint16_t port = FreePort();
-  ASSERT_NE(port, 0);
-  const std::string address = "127.0.0.1:" + std::to_string(port);
-  BerthdProcess berthd(WithToml("[metrics]\naddress = \"" + address + "\"\n"));
-  ASSERT_TRUE(berthd.Start());
-  ASSERT_TRUE(berthd.WaitServing());
-  const std::string url = "http://" + address + "/v1/metrics";
+TEST_F(ServedMetricsTest, PluginFiguresIncludeTheCollections) {
   auto deadline = Clock::now() + std::chrono::seconds(15);
   HttpAnswer answer;
   while (Clock::now() < deadline) {
-    answer = Get(url);
+    answer = Get(url_);
     if (Sample(answer.body, "berth_gc_runs_total", {"result=\"ok\""}) >= 1) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -200,13 +201,13 @@ TEST(MetricsEndpointTest, PluginFiguresIncludeTheCollections) {
   EXPECT_GE(Sample(answer.body, "berth_gc_removed_total", {"kind=\"content\""}), 0) << answer.body;
 
   // The metadata plugin counts its records by namespace.
-  CommandResult lease = berthd.Ctr({"-n", "counted", "leases", "create", "--id", "held"});
+  CommandResult lease = berthd_.Ctr({"-n", "counted", "leases", "create", "--id", "held"});
   ASSERT_EQ(lease.exit_code, 0) << lease.Describe();
-  answer = Get(url);
+  answer = Get(url_);
   EXPECT_EQ(Sample(answer.body, "berth_metadata_leases", {"namespace=\"counted\""}), 1)
       << answer.body;
   EXPECT_TRUE(Contains(answer.body, "# TYPE berth_metadata_content_blobs gauge")) << answer.body;
-  EXPECT_EQ(berthd.Stop(), 0);
+  EXPECT_EQ(berthd_.Stop(), 0);
 }
 
 TEST(MetricsEndpointTest, AddressInUseIsLoggedAndGrpcServes) {
